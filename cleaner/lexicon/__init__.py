@@ -1,0 +1,1 @@
+"""Cue-word lexicons, one JSON file per language."""

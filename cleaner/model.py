@@ -1,0 +1,284 @@
+"""Model: the paragraph classifier, and saving/loading it with a verified JSON sidecar.
+
+The classifier works in two passes, as jusText does by hand: a first logistic regression scores each
+paragraph on its own features; a second one sees those features again plus the first-pass scores of
+the two paragraphs either side, so that a promo header ("Did You Know?") goes with the pitch after it
+while a body lead-in ("What Happened:") between body paragraphs stays. The second pass is calibrated
+(sigmoid), so its probabilities can be thresholded directly.
+
+On disk a model is ``NAME.joblib`` plus ``NAME.json`` (versions, labels, feature names, training-data
+hash, held-out metrics, threshold, and the SHA-256 of the joblib file). :func:`load_model` checks all of
+it before unpickling anything and raises :class:`ModelError` with a one-line message when it is off.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import tempfile
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Sequence
+
+import joblib
+import numpy as np
+import scipy.sparse as sp
+import sklearn
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import KFold, cross_val_predict
+from sklearn.pipeline import Pipeline
+from sklearn.utils.validation import check_is_fitted
+
+from cleaner import __version__
+from cleaner.features import ParagraphFeaturizer
+
+__all__ = [
+    "LABELS", "DEFAULT_THRESHOLD", "MODEL_FORMAT", "ModelError", "ModelInfo",
+    "NeighbourSmoothedClassifier", "build_pipeline", "save_model", "load_model", "shipped_model_path",
+]
+
+LABELS = ("body", "boilerplate", "promo")  # sorted, as scikit-learn orders classes_
+DEFAULT_THRESHOLD = 0.5
+MODEL_FORMAT = 1
+SHIPPED_MODEL_NAME = "cleaner-model.joblib"
+
+
+class ModelError(Exception):
+    """A model file that is missing, corrupt, tampered with or incompatible with this installation."""
+
+
+class NeighbourSmoothedClassifier(ClassifierMixin, BaseEstimator):
+    """Two-pass paragraph classifier: score alone, then again with the neighbours' first-pass scores.
+
+    Expects the featurizer's layout: columns 0 and 1 flag whether a row has a previous / next
+    paragraph in the same article (rows of an article are contiguous and in order).
+    """
+
+    def __init__(
+        self, C: float = 4.0, smooth_C: float = 4.0, window: int = 2, inner_folds: int = 5,
+        calibration_folds: int = 3, class_weight: str | dict | None = None, random_state: int = 0,
+    ) -> None:
+        self.C = C
+        self.smooth_C = smooth_C
+        self.window = window
+        self.inner_folds = inner_folds
+        self.calibration_folds = calibration_folds
+        self.class_weight = class_weight
+        self.random_state = random_state
+
+    def _first(self) -> LogisticRegression:
+        return LogisticRegression(
+            C=self.C, max_iter=3000, class_weight=self.class_weight, random_state=self.random_state
+        )
+
+    def fit(self, X: sp.spmatrix, y: Sequence[str]) -> "NeighbourSmoothedClassifier":
+        X = sp.csr_matrix(X)
+        y = np.asarray(y)
+        # Out-of-fold first-pass scores, so the second pass learns from scores like those it will see.
+        # Contiguous folds keep most articles whole.
+        first_scores = cross_val_predict(
+            self._first(), X, y, cv=KFold(self.inner_folds), method="predict_proba"
+        )
+        self.first_ = self._first().fit(X, y)
+        self.classes_ = self.first_.classes_
+        second = LogisticRegression(
+            C=self.smooth_C, max_iter=3000, class_weight=self.class_weight, random_state=self.random_state
+        )
+        self.second_ = CalibratedClassifierCV(
+            second, method="sigmoid", cv=self.calibration_folds, ensemble=False
+        ).fit(self._with_neighbours(X, first_scores), y)
+        return self
+
+    def _with_neighbours(self, X: sp.csr_matrix, scores: np.ndarray) -> sp.csr_matrix:
+        has_prev = X[:, 0].toarray().ravel() > 0
+        has_next = X[:, 1].toarray().ravel() > 0
+        n = X.shape[0]
+        index = np.arange(n)
+        removable = 1.0 - scores[:, list(self.classes_).index("body")]
+        blocks = [removable[:, None]]
+        prev = np.where(has_prev, index - 1, -1)
+        nxt = np.where(has_next, index + 1, -1)
+        back, fwd = prev, nxt
+        for _ in range(self.window):
+            blocks.append(np.where(back >= 0, removable[np.maximum(back, 0)], 0.0)[:, None])
+            blocks.append(np.where(fwd >= 0, removable[np.maximum(fwd, 0)], 0.0)[:, None])
+            back = np.where(back >= 0, prev[np.maximum(back, 0)], -1)
+            fwd = np.where(fwd >= 0, nxt[np.maximum(fwd, 0)], -1)
+        return sp.hstack([X, sp.csr_matrix(np.hstack(blocks).astype(np.float32))], format="csr")
+
+    def smoothing_feature_names(self) -> list[str]:
+        names = ["smooth:self_removable"]
+        for k in range(1, self.window + 1):
+            names += [f"smooth:prev{k}_removable", f"smooth:next{k}_removable"]
+        return names
+
+    def predict_proba(self, X: sp.spmatrix) -> np.ndarray:
+        check_is_fitted(self, "second_")
+        X = sp.csr_matrix(X)
+        return self.second_.predict_proba(self._with_neighbours(X, self.first_.predict_proba(X)))
+
+    def predict(self, X: sp.spmatrix) -> np.ndarray:
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    def contributions(self, X: sp.spmatrix) -> tuple[np.ndarray, sp.csr_matrix]:
+        """Second-pass inputs and the weight of each toward "removable" (promo + boilerplate vs body).
+
+        Returns the class order and, per row, value * (mean non-body coefficient - body coefficient):
+        a readable account of what drove a decision, before calibration.
+        """
+        X = sp.csr_matrix(X)
+        Z = self._with_neighbours(X, self.first_.predict_proba(X))
+        inner = self.second_.calibrated_classifiers_[0].estimator
+        coef = inner.coef_
+        classes = list(inner.classes_)
+        body = classes.index("body")
+        others = [i for i in range(len(classes)) if i != body]
+        direction = coef[others].mean(axis=0) - coef[body]
+        return direction, Z.multiply(direction[None, :]).tocsr()
+
+
+def build_pipeline(random_state: int = 0) -> Pipeline:
+    """The untrained model: featurizer, then the two-pass classifier."""
+    return Pipeline(
+        [
+            ("features", ParagraphFeaturizer()),
+            ("classify", NeighbourSmoothedClassifier(random_state=random_state)),
+        ]
+    )
+
+
+def feature_names(pipeline: Pipeline) -> list[str]:
+    """Names of every column the classifier's second pass sees."""
+    featurizer: ParagraphFeaturizer = pipeline.named_steps["features"]
+    classifier: NeighbourSmoothedClassifier = pipeline.named_steps["classify"]
+    return list(featurizer.get_feature_names_out()) + classifier.smoothing_feature_names()
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """The sidecar of a model file."""
+
+    threshold: float
+    labels: tuple[str, ...]
+    training: dict[str, Any] = field(default_factory=dict)
+    heldout_metrics: dict[str, Any] = field(default_factory=dict)
+    versions: dict[str, str] = field(default_factory=dict)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _versions() -> dict[str, str]:
+    return {
+        "cleaner": __version__,
+        "scikit-learn": sklearn.__version__,
+        "joblib": joblib.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def _atomic_write(path: Path, write: Any) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.chmod(tmp, 0o644)  # mkstemp makes files private; a model is meant to be read by others
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def sidecar_path(model_path: Path) -> Path:
+    return model_path.with_suffix(".json")
+
+
+def save_model(
+    pipeline: Pipeline, path: str | Path, *, threshold: float, training: dict[str, Any],
+    heldout_metrics: dict[str, Any],
+) -> Path:
+    """Write ``path`` (joblib) and its JSON sidecar, each atomically; return the sidecar path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _atomic_write(path, lambda tmp: joblib.dump(pipeline, tmp, compress=3))
+    names = feature_names(pipeline)
+    sidecar = {
+        "format": MODEL_FORMAT,
+        "model_file": path.name,
+        "model_sha256": _sha256(path),
+        "versions": _versions(),
+        "labels": list(pipeline.classes_),
+        "threshold": threshold,
+        "n_features": len(names),
+        "feature_names_sha256": hashlib.sha256("\n".join(names).encode()).hexdigest(),
+        "feature_names": names,
+        "training": training,
+        "heldout_metrics": heldout_metrics,
+    }
+    meta = sidecar_path(path)
+    _atomic_write(meta, lambda tmp: tmp.write_text(json.dumps(sidecar, indent=1) + "\n", "utf-8"))
+    return meta
+
+
+def shipped_model_path() -> Path:
+    """Where the model that ships with the package lives."""
+    return Path(str(resources.files("cleaner.models").joinpath(SHIPPED_MODEL_NAME)))
+
+
+def load_model(path: str | Path | None = None) -> tuple[Pipeline, ModelInfo]:
+    """Load and verify a model; every failure is a :class:`ModelError` naming the file and the problem."""
+    path = Path(path) if path is not None else shipped_model_path()
+    meta_path = sidecar_path(path)
+    if not path.is_file():
+        raise ModelError(f"model file {path} not found (train one with `cleaner train FIXTURES --out {path}`)")
+    if not meta_path.is_file():
+        raise ModelError(f"model sidecar {meta_path} not found: a model is only loaded with its metadata")
+    try:
+        meta = json.loads(meta_path.read_text("utf-8"))
+        if not isinstance(meta, dict):
+            raise ValueError("not a JSON object")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ModelError(f"model sidecar {meta_path} is not valid JSON ({exc})") from None
+    if meta.get("format") != MODEL_FORMAT:
+        raise ModelError(
+            f"model {path} has format {meta.get('format')!r}; this cleaner {__version__} reads format {MODEL_FORMAT}"
+        )
+    trained_with = str(meta.get("versions", {}).get("scikit-learn", "?"))
+    if trained_with.split(".")[:2] != sklearn.__version__.split(".")[:2]:
+        raise ModelError(
+            f"model {path} was trained with scikit-learn {trained_with}, but {sklearn.__version__} is installed: "
+            "retrain it with `cleaner train` or install the matching scikit-learn"
+        )
+    if _sha256(path) != meta.get("model_sha256"):
+        raise ModelError(f"model file {path} does not match the checksum in {meta_path}: corrupt or tampered with")
+    try:
+        pipeline = joblib.load(path)
+    except Exception as exc:  # unpickling can fail in many ways; all mean the same to a user
+        raise ModelError(f"model file {path} could not be loaded ({type(exc).__name__}: {exc})") from None
+    if not isinstance(pipeline, Pipeline) or "classify" not in pipeline.named_steps:
+        raise ModelError(f"model file {path} does not hold a cleaner pipeline")
+    if list(pipeline.classes_) != list(meta.get("labels", [])) or set(pipeline.classes_) != set(LABELS):
+        raise ModelError(f"model {path}: labels {list(pipeline.classes_)} do not match its sidecar {meta.get('labels')}")
+    names = feature_names(pipeline)
+    if hashlib.sha256("\n".join(names).encode()).hexdigest() != meta.get("feature_names_sha256"):
+        raise ModelError(f"model {path}: its feature names do not match those recorded in {meta_path}")
+    threshold = meta.get("threshold")
+    if not isinstance(threshold, (int, float)) or not 0.0 < threshold < 1.0:
+        raise ModelError(f"model sidecar {meta_path}: threshold {threshold!r} is not a number in (0, 1)")
+    info = ModelInfo(
+        threshold=float(threshold), labels=tuple(meta["labels"]), training=meta.get("training", {}),
+        heldout_metrics=meta.get("heldout_metrics", {}), versions=meta.get("versions", {}),
+    )
+    return pipeline, info
+

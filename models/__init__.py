@@ -1,0 +1,1 @@
+"""The shipped model (cleaner-model.joblib) and its JSON sidecar."""
