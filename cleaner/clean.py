@@ -94,12 +94,18 @@ def decide(
     batches fast.
     """
     classes = list(pipeline.classes_)
+    featurizer = pipeline.named_steps["features"]
+    classifier = pipeline.named_steps["classify"]
+    # Features of a paragraph alone are computed once; each round only re-arranges the survivors.
+    starts = np.cumsum([0] + [len(a) for a in articles])
+    own = featurizer.own([p for article in articles for p in article])
     verdicts: list[list[Verdict | None]] = [[None] * len(a) for a in articles]
     active = [list(range(len(a))) for a in articles]
     pending = [i for i, article in enumerate(articles) if article]
     while pending:
+        index = np.asarray([starts[i] + j for i in pending for j in active[i]], dtype=np.int64)
         rows = rows_for_articles([[articles[i][j] for j in active[i]] for i in pending])
-        proba = pipeline.predict_proba(rows)
+        proba = classifier.predict_proba(featurizer.assemble(own.take(index), rows))
         still_changing = []
         offset = 0
         for i in pending:

@@ -12,7 +12,7 @@ from cleaner import __version__
 from cleaner.clean import Cleaner, CleanerConfig
 from cleaner.fixtures import FixtureError
 from cleaner.gate import GateError
-from cleaner.model import DEFAULT_THRESHOLD, ModelError
+from cleaner.model import ModelError
 
 
 class _CleanerGroup(click.Group):
@@ -55,49 +55,65 @@ def clean_command(input_file: click.utils.LazyFile, model: str | None, threshold
 @main.command("train")
 @click.argument("fixtures", type=click.Path(exists=True, file_okay=False))
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Where to write the model (.joblib).")
-@click.option("--threshold", default=DEFAULT_THRESHOLD, show_default=True,
-              type=click.FloatRange(0, 1, min_open=True, max_open=True), help="Decision threshold to store.")
+@click.option("--threshold", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+              help="Decision threshold to store (default: chosen from the held-out sweep).")
+@click.option("--max-body-lost", default=0.01, show_default=True, type=click.FloatRange(0, 1),
+              help="When choosing the threshold: the largest held-out share of body paragraphs lost.")
 @click.option("--seed", default=0, show_default=True, help="Random seed (training is deterministic).")
 @click.option("-j", "--jobs", default=-1, show_default=True, help="Parallel cross-validation folds (-1: all cores).")
-def train_command(fixtures: str, out: str, threshold: float, seed: int, jobs: int) -> None:
+@click.option("--folds", default=10, show_default=True, help="Groups of publisher styles to hold out (0: one style each).")
+def train_command(fixtures: str, out: str, threshold: float | None, max_body_lost: float, seed: int, jobs: int,
+                  folds: int) -> None:
     """Train the paragraph classifier on labelled fixtures; write the model and its JSON sidecar.
 
     Example: cleaner train fixtures --out models/cleaner-model.joblib
     """
     from cleaner.evaluate import train
 
-    metrics = train(fixtures, out, threshold=threshold, random_state=seed, n_jobs=jobs)
-    removable = metrics["removable"]
+    metrics = train(fixtures, out, threshold, seed, jobs, folds, max_body_lost)
+    click.echo(format_sweep(metrics["sweep"]))
     click.echo(
-        f"wrote {out} (+ {Path(out).with_suffix('.json').name}); held out by publisher style: "
-        f"promo+boilerplate F1 {removable['f1']:.4f}, body lost {metrics['body_lost']:.2%}"
+        f"wrote {out} (+ {Path(out).with_suffix('.json').name}) with threshold {metrics['threshold']}; held out by "
+        f"publisher style: promo+boilerplate F1 {metrics['removable']['f1']:.4f}, body lost {metrics['body_lost']:.2%}"
     )
 
 
 @main.command("evaluate")
 @click.argument("fixtures", type=click.Path(exists=True, file_okay=False))
-@click.option("--threshold", default=DEFAULT_THRESHOLD, show_default=True,
-              type=click.FloatRange(0, 1, min_open=True, max_open=True), help="Decision threshold.")
+@click.option("--threshold", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+              help="Decision threshold (default: the one stored with --model).")
+@click.option("--model", type=click.Path(dir_okay=False), help="Whose threshold to use (default: the shipped model).")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
+@click.option("--sweep", is_flag=True, help="Also print precision/recall/body lost at other thresholds.")
 @click.option("--gate", type=click.Path(dir_okay=False), help="Fail (exit 1) if a metric breaks this gate file.")
 @click.option("--update-gate", is_flag=True, help="Pin the measured metrics in the --gate file.")
 @click.option("--allow-lower", is_flag=True, help="With --update-gate: allow loosening a limit.")
 @click.option("--seed", default=0, show_default=True, help="Random seed.")
 @click.option("-j", "--jobs", default=-1, show_default=True, help="Parallel folds (-1: all cores).")
-def evaluate_command(fixtures: str, threshold: float, as_json: bool, gate: str | None, update_gate: bool,
-                     allow_lower: bool, seed: int, jobs: int) -> None:
+@click.option("--folds", default=10, show_default=True, help="Groups of publisher styles to hold out (0: one style each).")
+def evaluate_command(fixtures: str, threshold: float | None, as_json: bool, sweep: bool, gate: str | None,
+                     update_gate: bool, allow_lower: bool, model: str | None, seed: int, jobs: int, folds: int) -> None:
     """Cross-validate with whole publisher styles held out; print per-label and article metrics.
 
     Example: cleaner evaluate fixtures --gate tests/quality_gate.json
     """
     from cleaner import gate as gates
-    from cleaner.evaluate import cross_validate
+    from cleaner.evaluate import SWEEP, cross_validate_thresholds, sweep_summary
     from cleaner.fixtures import load_fixtures
+    from cleaner.model import load_model
 
     if update_gate and not gate:
         raise click.UsageError("--update-gate needs --gate FILE")
-    metrics = cross_validate(load_fixtures(fixtures), threshold, seed, jobs).metrics()
+    if threshold is None:
+        threshold = load_model(model)[1].threshold
+    thresholds = sorted(set(SWEEP) | {threshold}) if sweep else [threshold]
+    evaluations = cross_validate_thresholds(load_fixtures(fixtures), thresholds, seed, jobs, folds)
+    metrics = evaluations[threshold].metrics()
+    if sweep:
+        metrics["sweep"] = sweep_summary(evaluations)
     click.echo(json.dumps(metrics, indent=1) if as_json else format_metrics(metrics))
+    if sweep and not as_json:
+        click.echo("\n" + format_sweep(metrics["sweep"]))
     if gate and update_gate:
         limits = gates.update_gate(metrics, gate, allow_lower)
         click.echo(f"gate {gate} updated: {limits}", err=True)
@@ -110,11 +126,22 @@ def evaluate_command(fixtures: str, threshold: float, as_json: bool, gate: str |
         click.echo(f"gate {gate}: passed", err=True)
 
 
+def format_sweep(sweep: list[dict]) -> str:
+    """The threshold trade-off as a table."""
+    lines = [f"{'threshold':>10}{'precision':>11}{'recall':>9}{'f1':>9}{'body lost':>11}{'exact':>8}"]
+    for row in sweep:
+        lines.append(
+            f"{row['threshold']:>10}{row['precision']:>11.4f}{row['recall']:>9.4f}{row['f1']:>9.4f}"
+            f"{row['body_lost']:>11.2%}{row['articles_exact']:>8.2%}"
+        )
+    return "\n".join(lines)
+
+
 def format_metrics(metrics: dict) -> str:
     """The evaluation as a readable report."""
     lines = [
-        f"held out by publisher style: {metrics['articles']} articles, {metrics['paragraphs']} paragraphs, "
-        f"{metrics['styles']} styles, threshold {metrics['threshold']}",
+        f"held out by publisher style ({metrics['styles']} styles in {metrics['folds']} folds): "
+        f"{metrics['articles']} articles, {metrics['paragraphs']} paragraphs, threshold {metrics['threshold']}",
         "",
         f"{'label':<14}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}",
     ]

@@ -24,9 +24,13 @@ from cleaner.fixtures import LabelledArticle, fixtures_digest, load_fixtures
 from cleaner.segment import Paragraph
 from cleaner.model import DEFAULT_THRESHOLD, ModelInfo, build_pipeline, save_model
 
-__all__ = ["Evaluation", "cross_validate", "train", "fit_pipeline", "REPORT_LABELS"]
+__all__ = [
+    "Evaluation", "cross_validate", "cross_validate_thresholds", "sweep_summary", "choose_threshold", "train",
+    "fit_pipeline", "REPORT_LABELS",
+]
 
 REPORT_LABELS = ("body", "promo", "boilerplate")
+DEFAULT_FOLDS = 10  # groups of publisher styles; 0 means leave one style out
 
 
 def training_articles(articles: Sequence[LabelledArticle]) -> tuple[list[list[Paragraph]], list[str]]:
@@ -64,6 +68,7 @@ class Evaluation:
     kept: tuple[bool, ...]
     article_exact: tuple[tuple[str, bool], ...]  # (style, cleaned exactly) per article
     threshold: float
+    folds: int = 0
 
     def metrics(self) -> dict[str, Any]:
         truth = np.asarray(self.truth)
@@ -93,6 +98,7 @@ class Evaluation:
             "articles": len(self.article_exact),
             "paragraphs": int(len(truth)),
             "styles": len(set(self.styles)),
+            "folds": self.folds,
             "per_label": per_label,
             "removable": removable,
             "body_lost": round(float((~kept[body]).mean()), 4),
@@ -118,48 +124,111 @@ def _binary(truth: np.ndarray, removed: np.ndarray) -> dict[str, float]:
 
 
 def _fold(
-    train: Sequence[LabelledArticle], test: Sequence[LabelledArticle], threshold: float, random_state: int
-) -> list[tuple[LabelledArticle, list[tuple[str, bool]]]]:
+    train: Sequence[LabelledArticle], test: Sequence[LabelledArticle], thresholds: Sequence[float],
+    random_state: int,
+) -> dict[float, list[tuple[LabelledArticle, list[tuple[str, bool]]]]]:
+    """Fit on ``train``; decide on ``test`` at each threshold (deciding is cheap next to fitting)."""
     pipeline = fit_pipeline(train, random_state)
-    cleaner = Cleaner(pipeline, ModelInfo(threshold, tuple(pipeline.classes_)), CleanerConfig(threshold))
-    results = cleaner.analyze_paragraphs([(a.paragraphs, a.metadata) for a in test])
-    return [(a, [(p.label, p.kept) for p in r.paragraphs]) for a, r in zip(test, results)]
+    decisions = {}
+    for threshold in thresholds:
+        cleaner = Cleaner(pipeline, ModelInfo(threshold, tuple(pipeline.classes_)), CleanerConfig(threshold))
+        results = cleaner.analyze_paragraphs([(a.paragraphs, a.metadata) for a in test])
+        decisions[threshold] = [(a, [(p.label, p.kept) for p in r.paragraphs]) for a, r in zip(test, results)]
+    return decisions
+
+
+def style_folds(articles: Sequence[LabelledArticle], folds: int = DEFAULT_FOLDS) -> list[list[str]]:
+    """Publisher styles split into ``folds`` groups (0: one style per fold), deterministically.
+
+    Styles are dealt round-robin in order of size, largest first, so folds carry similar amounts of data.
+    """
+    sizes = Counter(a.style for a in articles)
+    styles = sorted(sizes, key=lambda s: (-sizes[s], s))
+    if len(styles) < 2:
+        raise ValueError(f"cross-validation needs at least 2 publisher styles, found {len(styles)}")
+    n = len(styles) if folds <= 0 else min(folds, len(styles))
+    if n < 2:
+        raise ValueError(f"cross-validation needs at least 2 folds, got {folds}")
+    return [styles[i::n] for i in range(n)]
+
+
+def cross_validate_thresholds(
+    articles: Sequence[LabelledArticle], thresholds: Sequence[float], random_state: int = 0,
+    n_jobs: int = -1, folds: int = DEFAULT_FOLDS,
+) -> dict[float, Evaluation]:
+    """Cross-validation with whole publisher styles held out, decided exactly as the cleaner decides,
+    at each of ``thresholds`` (one fit per fold serves them all)."""
+    groups = style_folds(articles, folds)
+    results = Parallel(n_jobs=n_jobs)(
+        delayed(_fold)(
+            [a for a in articles if a.style not in held_out], [a for a in articles if a.style in held_out],
+            tuple(thresholds), random_state,
+        )
+        for held_out in map(set, groups)
+    )
+    evaluations = {}
+    for threshold in thresholds:
+        s, t, pred, kept, exact = [], [], [], [], []
+        for fold in results:
+            for article, decisions in fold[threshold]:
+                for truth, (label, keep) in zip(article.labels, decisions):
+                    s.append(article.style)
+                    t.append(truth)
+                    pred.append(label)
+                    kept.append(keep)
+                exact.append(
+                    (article.style, all(keep == (truth == "body") for truth, (_, keep) in zip(article.labels, decisions)))
+                )
+        evaluations[threshold] = Evaluation(
+            tuple(s), tuple(t), tuple(pred), tuple(kept), tuple(exact), threshold, len(groups)
+        )
+    return evaluations
 
 
 def cross_validate(
     articles: Sequence[LabelledArticle], threshold: float = DEFAULT_THRESHOLD, random_state: int = 0,
-    n_jobs: int = -1,
+    n_jobs: int = -1, folds: int = DEFAULT_FOLDS,
 ) -> Evaluation:
-    """Leave-one-publisher-style-out cross-validation, decided exactly as the cleaner decides."""
-    styles = sorted({a.style for a in articles})
-    if len(styles) < 2:
-        raise ValueError(f"cross-validation needs at least 2 publisher styles, found {len(styles)}")
-    folds = Parallel(n_jobs=n_jobs)(
-        delayed(_fold)(
-            [a for a in articles if a.style != style], [a for a in articles if a.style == style],
-            threshold, random_state,
-        )
-        for style in styles
-    )
-    s, t, pred, kept, exact = [], [], [], [], []
-    for fold in folds:
-        for article, decisions in fold:
-            for truth, (label, keep) in zip(article.labels, decisions):
-                s.append(article.style)
-                t.append(truth)
-                pred.append(label)
-                kept.append(keep)
-            exact.append((article.style, all(keep == (truth == "body") for truth, (_, keep) in zip(article.labels, decisions))))
-    return Evaluation(tuple(s), tuple(t), tuple(pred), tuple(kept), tuple(exact), threshold)
+    """Cross-validation with whole publisher styles held out, at one threshold."""
+    return cross_validate_thresholds(articles, [threshold], random_state, n_jobs, folds)[threshold]
+
+
+SWEEP = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+
+
+def sweep_summary(evaluations: dict[float, Evaluation]) -> list[dict[str, float]]:
+    """Precision, recall, F1 and body lost at each threshold: the trade-off one threshold controls."""
+    rows = []
+    for threshold, evaluation in sorted(evaluations.items()):
+        metrics = evaluation.metrics()
+        rows.append({"threshold": threshold, **{k: metrics["removable"][k] for k in ("precision", "recall", "f1")},
+                     "body_lost": metrics["body_lost"], "articles_exact": metrics["articles_exact"]})
+    return rows
+
+
+def choose_threshold(sweep: list[dict[str, float]], max_body_lost: float) -> float:
+    """The threshold with the best F1 among those losing at most ``max_body_lost`` of body paragraphs;
+    if none does, the one that loses least."""
+    allowed = [row for row in sweep if row["body_lost"] <= max_body_lost]
+    if allowed:
+        return max(allowed, key=lambda row: (row["f1"], -row["threshold"]))["threshold"]
+    return min(sweep, key=lambda row: (row["body_lost"], -row["f1"]))["threshold"]
 
 
 def train(
-    fixtures_root: str | Path, out: str | Path, threshold: float = DEFAULT_THRESHOLD, random_state: int = 0,
-    n_jobs: int = -1,
+    fixtures_root: str | Path, out: str | Path, threshold: float | None = None, random_state: int = 0,
+    n_jobs: int = -1, folds: int = DEFAULT_FOLDS, max_body_lost: float = 0.01,
 ) -> dict[str, Any]:
-    """Cross-validate, fit on every fixture, and write the model with its sidecar. Returns the metrics."""
+    """Cross-validate, fit on every fixture, and write the model with its sidecar. Returns the metrics.
+
+    With ``threshold=None`` the threshold is chosen from the held-out sweep (:func:`choose_threshold`).
+    """
     articles = load_fixtures(fixtures_root)
-    metrics = cross_validate(articles, threshold, random_state, n_jobs).metrics()
+    thresholds = sorted(set(SWEEP) | ({threshold} if threshold is not None else set()))
+    evaluations = cross_validate_thresholds(articles, thresholds, random_state, n_jobs, folds)
+    sweep = sweep_summary(evaluations)
+    chosen = threshold if threshold is not None else choose_threshold(sweep, max_body_lost)
+    metrics = evaluations[chosen].metrics()
     pipeline = fit_pipeline(articles, random_state)
     label_counts = Counter(label for a in articles for label in a.labels)
     training = {
@@ -169,9 +238,11 @@ def train(
         "labels": dict(sorted(label_counts.items())),
         "styles": sorted({a.style for a in articles}),
         "random_state": random_state,
+        "threshold_rule": "given" if threshold is not None else f"best held-out F1 with body lost <= {max_body_lost}",
         "platform": platform.platform(),
     }
     heldout = {k: metrics[k] for k in ("removable", "body_lost", "articles_exact", "per_label", "confusion")}
-    heldout["scheme"] = "leave-one-publisher-style-out"
-    save_model(pipeline, out, threshold=threshold, training=training, heldout_metrics=heldout)
-    return metrics
+    heldout["scheme"] = f"publisher styles held out, {metrics['folds']} folds"
+    heldout["sweep"] = sweep
+    save_model(pipeline, out, threshold=chosen, training=training, heldout_metrics=heldout)
+    return dict(metrics, sweep=sweep)

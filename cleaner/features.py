@@ -4,16 +4,24 @@ The featurizer is a scikit-learn transformer that lives inside the persisted mod
 and inference cannot drift apart. Its input rows are :class:`ParagraphRow` tuples; rows of one article
 must be contiguous and in order, which is what lets it see each paragraph's neighbours.
 
-Column blocks (all named, see ``get_feature_names_out``):
+Work is split in two so the cleaner can re-score survivors cheaply: :meth:`ParagraphFeaturizer.own`
+computes what depends on a paragraph alone (once per paragraph), :meth:`ParagraphFeaturizer.assemble`
+adds position and neighbours for a given arrangement of paragraphs.
+
+Column blocks (all named, see ``get_feature_names_out``); the first ``dense_width()`` columns are dense:
 - ``ctx:has_prev``, ``ctx:has_next``: always the first two columns; the classifier uses them to find
   neighbours when it smooths its first-pass scores.
 - ``shape:*``: length, case pattern, "Label:" lead-in, punctuation, question, digits, links/handles,
-  cue-word counts from the lexicon.
+  cue-word counts from the lexicon, headline/subhead/agency-code/bio shapes.
 - ``pos:*``: position in the article.
+- ``article:*``: how the paragraph sits in its article (share of subheads and lead-ins, relative length,
+  words shared with the other paragraphs: a headline about another story shares few).
 - ``html:*``: tag, link density and container class/id cues (zero for plain text).
-- ``prev:*`` / ``next:*``: the shape and lead of the neighbouring paragraphs.
+- ``prev:shape:*`` / ``next:shape:*``: the shape of the neighbouring paragraphs (dense), then
+  ``prev:lead:*`` / ``next:lead:*``: their lead n-grams (sparse).
 - ``word:*``: word uni/bi-grams of the paragraph (head and tail only: promo cues sit there).
-- ``lead:*``: character n-grams of the first characters, where "See Also:" or "Photo:" live.
+- ``lead:*``: character 3/4-grams of the opening, where "See Also:" or "Photo:" live, plus its first
+  words by position.
 """
 
 from __future__ import annotations
@@ -21,23 +29,28 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections import Counter
 from functools import lru_cache
 from importlib import resources
-from typing import NamedTuple, Sequence
+from typing import Iterable, NamedTuple, Sequence
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.utils.validation import check_is_fitted
 
 from cleaner.segment import Paragraph
 
-__all__ = ["ParagraphRow", "ParagraphFeaturizer", "rows_for_articles", "neighbour_indices", "load_lexicon"]
+__all__ = [
+    "ParagraphRow", "OwnFeatures", "ParagraphFeaturizer", "rows_for_articles", "neighbour_indices",
+    "load_lexicon",
+]
 
-HEAD_CHARS = 200  # word n-grams look at the head and tail of long paragraphs only: cues live there,
-TAIL_CHARS = 80  # and it bounds the cost per paragraph whatever its length.
-LEAD_CHARS = 32  # character n-grams of the opening: "See Also:", "READ MORE |", "Photo:".
+HEAD_CHARS = 200  # word n-grams and cue counts look at the head and tail of long paragraphs only: the
+TAIL_CHARS = 80  # cues live there, and it bounds the cost per paragraph whatever its length.
+LEAD_CHARS = 28  # character n-grams of the opening: "See Also:", "READ MORE |", "Photo:".
+LEAD_WORDS = 3
+CASE_TOKENS = 40  # case-pattern features look at the opening tokens only
 
 
 class ParagraphRow(NamedTuple):
@@ -48,7 +61,7 @@ class ParagraphRow(NamedTuple):
     count: int
 
 
-def rows_for_articles(articles: Sequence[Sequence[Paragraph]]) -> list[ParagraphRow]:
+def rows_for_articles(articles: Iterable[Sequence[Paragraph]]) -> list[ParagraphRow]:
     """Flatten articles into contiguous rows, in order."""
     return [
         ParagraphRow(paragraph, position, len(article))
@@ -59,14 +72,18 @@ def rows_for_articles(articles: Sequence[Sequence[Paragraph]]) -> list[Paragraph
 
 def neighbour_indices(rows: Sequence[ParagraphRow]) -> tuple[np.ndarray, np.ndarray]:
     """Index of each row's previous and next paragraph in the same article, or -1."""
-    n = len(rows)
-    prev = np.full(n, -1, dtype=np.int64)
-    nxt = np.full(n, -1, dtype=np.int64)
-    for i, row in enumerate(rows):
-        if row.position > 0 and i > 0 and rows[i - 1].position == row.position - 1:
-            prev[i] = i - 1
-        if row.position < row.count - 1 and i + 1 < n and rows[i + 1].position == row.position + 1:
-            nxt[i] = i + 1
+    if not rows:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    position = np.fromiter((r.position for r in rows), dtype=np.int64, count=len(rows))
+    count = np.fromiter((r.count for r in rows), dtype=np.int64, count=len(rows))
+    index = np.arange(len(rows))
+    step = np.diff(position) == 1  # row i+1 continues row i's article
+    prev = np.full(len(rows), -1, dtype=np.int64)
+    nxt = np.full(len(rows), -1, dtype=np.int64)
+    has_prev = np.concatenate([[False], step]) & (position > 0)
+    has_next = np.concatenate([step, [False]]) & (position < count - 1)
+    prev[has_prev] = index[has_prev] - 1
+    nxt[has_next] = index[has_next] + 1
     return prev, nxt
 
 
@@ -77,96 +94,135 @@ def load_lexicon(language: str = "en") -> dict[str, frozenset[str]]:
     return {key: frozenset(values) for key, values in raw.items() if not key.startswith("_")}
 
 
-_TOKEN = re.compile(r"[a-z0-9][a-z0-9'’-]*")
+_TOKEN = re.compile(r"\w+(?:['’-]\w+)*|[:|?»►©@$!]")
 _LEAD_IN = re.compile(r"^[\"“'‘(\[]?[A-Z0-9][^\s:|»►]*(?:\s+[^\s:|»►]+){0,4}?\s*(?::|\||»|►|–|—|\s-\s)")
 _SENTENCE_END = re.compile(r"[.!?][\"”’)]?\s+[\"“'‘(]?[A-Z]")
-_URL = re.compile(r"https?://|www\.|\.com\b|\.org\b|\.net\b|\.co\.uk\b|\.in\b/")
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.]+")
 _HANDLE = re.compile(r"(?:^|\s)@\w")
-_COPYRIGHT = re.compile(r"©|\(c\)|\bcopyright\b", re.IGNORECASE)
-_SEPARATOR = re.compile(r"[|»►→•▶︎]")
-_MONEY = re.compile(r"[$€£₹¥]")
+_AGENCY_CODE = re.compile(r"^[a-z]{1,5}(?:[-/][a-z]{1,5}){1,6}$")
+_BIO_OPENING = re.compile(r"^(?:[A-Z][\w.'’-]+ ){1,3}(?:is|was|covers|reports|writes|has|joined|leads|edits|spent|previously)\b")
+_URL_MARKS = ("http", "www.", ".com", ".org", ".net", ".co.uk")
+_SEPARATORS = "|»►→•▶"
+_CURRENCIES = "$€£₹¥"
 _TERMINAL = frozenset(".!?\"”’')…")
-_QUOTES = frozenset("\"“”")
+_OPENING_QUOTES = frozenset("\"“‘'")
 
 SHAPE_NAMES = (
     "log_chars", "log_words", "words_le3", "words_le8", "title_ratio", "caps_ratio", "allcaps_words",
     "lead_in", "ends_terminal", "ends_question", "ends_colon", "has_question", "sentences", "digit_ratio",
     "has_url", "has_email", "has_handle", "has_copyright", "has_separator", "has_money", "starts_quote",
     "has_quote", "parenthesised", "first_person", "second_person", "starts_imperative", "promo_cues",
-    "boilerplate_cues", "exclaims", "starts_bullet", "multi_line", "starts_lower",
+    "boilerplate_cues", "exclaims", "starts_bullet", "multi_line", "starts_lower", "headline_like",
+    "subhead_like", "agency_code", "bio_opening", "title_after_lead_in",
 )
 POSITION_NAMES = ("relative", "is_first", "is_last", "in_first3", "in_last3", "log_count")
+ARTICLE_NAMES = ("share_subhead_like", "share_lead_in", "relative_length", "overlap", "overlap_names")
 HTML_TAGS = ("heading", "li", "quote", "caption", "cell", "other")
+_LEXICON_BITS = ("promo_words", "boilerplate_words", "first_person_plural", "second_person")
 
 
-def _shape(text: str, lexicon: dict[str, frozenset[str]]) -> list[float]:
-    words = text.split()
-    n_words = len(words) or 1
-    tokens = _TOKEN.findall(text.lower())
+def _head_tail(text: str) -> str:
+    if len(text) <= HEAD_CHARS + TAIL_CHARS:
+        return text
+    return text[:HEAD_CHARS] + " … " + text[-TAIL_CHARS:]
+
+
+def _cue_table(lexicon: dict[str, frozenset[str]]) -> dict[str, tuple[int, ...]]:
+    """token -> 0/1 membership in each lexicon list, so one pass over the tokens counts all of them."""
+    words = set().union(*(lexicon[name] for name in _LEXICON_BITS))
+    return {w: tuple(int(w in lexicon[name]) for name in _LEXICON_BITS) for w in words}
+
+
+def _shape(text: str, tokens: list[str], lowered: list[str], cues: dict[str, tuple[int, ...]], imperatives: frozenset[str]) -> list[float]:
+    """Shape features of one paragraph.
+
+    ``tokens`` are the tokens of its head and tail in their original case, ``lowered`` the same
+    lower-cased. Everything is counted in
+    one pass over them or with substring tests: this runs for every paragraph and must stay cheap.
+    """
+    lower = text.lower()
     n_tokens = len(tokens) or 1
-    long_words = [w for w in words if len(w) > 3 and w[0].isalpha()]
-    title_ratio = sum(w[0].isupper() for w in long_words) / len(long_words) if long_words else 0.0
-    letters = [c for c in text if c.isalpha()]
-    caps_ratio = sum(c.isupper() for c in letters) / len(letters) if letters else 0.0
-    alpha_words = [w for w in words if len(w) > 1 and w.isalpha()]
-    allcaps = sum(w.isupper() for w in alpha_words) / len(alpha_words) if alpha_words else 0.0
-    last = text[-1] if text else ""
-    first_token = tokens[0] if tokens else ""
-    digits = sum(c.isdigit() for c in text)
-    promo_hits = sum(t in lexicon["promo_words"] for t in tokens)
-    boiler_hits = sum(t in lexicon["boilerplate_words"] for t in tokens)
+    # Case counts on the opening tokens: a Title-Case pitch shows itself early.
+    alpha_tokens = [t for t in tokens[:CASE_TOKENS] if t[0].isalpha()]
+    alpha = len(alpha_tokens)
+    long_tokens = [t for t in alpha_tokens if len(t) > 3]
+    long_words = len(long_tokens)
+    capitalised_long = len([t for t in long_tokens if t[0].isupper()])
+    upper_initial = len([t for t in alpha_tokens if t[0].isupper()])
+    all_caps = len([t for t in alpha_tokens if len(t) > 1 and t.isupper()])
+    with_digit = len([t for t in tokens if t[0].isdigit()])
+    hits = [0, 0, 0, 0]
+    for bits in filter(None, map(cues.get, lowered)):
+        hits[0] += bits[0]
+        hits[1] += bits[1]
+        hits[2] += bits[2]
+        hits[3] += bits[3]
+    words = len(text.split()) if len(text) < 400 else len(tokens)
+    first_char = text[:1]
+    last_char = text[-1:]
+    has_at = "@" in text
+    unterminated = last_char not in _TERMINAL
+    lead_in = _LEAD_IN.match(text)
+    # "See Also: Title Case Headline" vs "What Happened: The company said ...": the case of what
+    # follows the label tells a promo headline from a body lead-in.
+    title_after = 0.0
+    if lead_in:
+        after = [t for t in tokens if t[0].isalpha() and len(t) > 3][1:12]
+        title_after = len([t for t in after if t[0].isupper()]) / len(after) if after else 0.0
     return [
         math.log1p(len(text)) / 8.0,
-        math.log1p(len(words)) / 6.0,
-        float(len(words) <= 3),
-        float(len(words) <= 8),
-        title_ratio,
-        caps_ratio,
-        allcaps,
-        float(_LEAD_IN.match(text) is not None),
-        float(last in _TERMINAL),
-        float(last == "?"),
-        float(last == ":"),
+        math.log1p(words) / 6.0,
+        float(words <= 3),
+        float(words <= 8),
+        capitalised_long / long_words if long_words else 0.0,
+        upper_initial / alpha if alpha else 0.0,
+        all_caps / alpha if alpha else 0.0,
+        float(lead_in is not None),
+        float(last_char in _TERMINAL),
+        float(last_char == "?"),
+        float(last_char == ":"),
         float("?" in text),
         min(len(_SENTENCE_END.findall(text)), 4) / 4.0,
-        min(digits / max(len(text), 1) * 5.0, 1.0),
-        float(_URL.search(text) is not None),
-        float(_EMAIL.search(text) is not None),
-        float(_HANDLE.search(text) is not None),
-        float(_COPYRIGHT.search(text) is not None),
-        float(_SEPARATOR.search(text) is not None),
-        float(_MONEY.search(text) is not None),
-        float(text[:1] in _QUOTES or text[:1] in "‘'"),
-        float(any(c in _QUOTES for c in text)),
-        float(text.startswith("(") or text.startswith("[")),
-        min(sum(t in lexicon["first_person_plural"] for t in tokens) / n_tokens * 10.0, 1.0),
-        min(sum(t in lexicon["second_person"] for t in tokens) / n_tokens * 10.0, 1.0),
-        float(first_token in lexicon["imperatives"]),
-        min(promo_hits, 4) / 4.0,
-        min(boiler_hits, 4) / 4.0,
+        min(with_digit / n_tokens * 3.0, 1.0),
+        float(any(mark in lower for mark in _URL_MARKS)),
+        float(has_at and _EMAIL.search(text) is not None),
+        float(has_at and _HANDLE.search(text) is not None),
+        float("©" in text or "copyright" in lower or "(c)" in lower),
+        float(any(ch in text for ch in _SEPARATORS)),
+        float(any(ch in text for ch in _CURRENCIES)),
+        float(first_char in _OPENING_QUOTES),
+        float("\"" in text or "“" in text or "”" in text),
+        float(first_char in "(["),
+        min(hits[2] / n_tokens * 10.0, 1.0),
+        min(hits[3] / n_tokens * 10.0, 1.0),
+        float(bool(lowered) and lowered[0] in imperatives),
+        min(hits[0], 4) / 4.0,
+        min(hits[1], 4) / 4.0,
         float("!" in text),
-        float(text[:1] in "-*•–—►▶»"),
+        float(first_char in "-*•–—►▶»"),
         float("\n" in text),
-        float(text[:1].islower()),
+        float(first_char.islower()),
+        float(unterminated and 5 <= words <= 20),
+        float(unterminated and words <= 4),
+        float(_AGENCY_CODE.match(text) is not None),
+        float(_BIO_OPENING.match(text) is not None),
+        title_after,
     ]
 
 
-def _position(position: int, count: int) -> list[float]:
+def _position(position: int, count: int) -> tuple[float, ...]:
     from_end = count - 1 - position
-    return [
+    return (
         position / (count - 1) if count > 1 else 0.0,
         float(position == 0),
         float(from_end == 0),
         float(position < 3),
         float(from_end < 3),
         math.log1p(count) / 4.0,
-    ]
+    )
 
 
 def _html(paragraph: Paragraph, container_cues: tuple[str, ...]) -> list[float]:
-    if not paragraph.tag:
-        return [0.0] * (2 + len(HTML_TAGS) + len(container_cues))
     tag = paragraph.tag.lower()
     kind = (
         "heading" if tag in {"h1", "h2", "h3", "h4", "h5", "h6"}
@@ -185,10 +241,60 @@ def _html(paragraph: Paragraph, container_cues: tuple[str, ...]) -> list[float]:
     )
 
 
-def _head_tail(text: str) -> str:
-    if len(text) <= HEAD_CHARS + TAIL_CHARS:
-        return text
-    return text[:HEAD_CHARS] + " … " + text[-TAIL_CHARS:]
+def _word_terms(tokens: list[str]) -> list[str]:
+    return tokens + [a + " " + b for a, b in zip(tokens, tokens[1:])]
+
+
+def _lead_terms(text: str, tokens: list[str]) -> list[str]:
+    lead = " " + " ".join(text[:LEAD_CHARS].lower().split()) + " "
+    terms = [lead[i:i + 3] for i in range(len(lead) - 2)] + [lead[i:i + 4] for i in range(len(lead) - 3)]
+    return terms + [f"#{i}={t}" for i, t in enumerate(tokens[:LEAD_WORDS])]
+
+
+class _Vocabulary:
+    """Term -> column map with idf weights; rows are binary, idf-weighted, L2-normalised.
+
+    A small hand-rolled vectorizer: scikit-learn's text vectorizers count terms one by one in Python,
+    which made them the slowest stage of the cleaner; this one looks terms up in bulk.
+    """
+
+    def __init__(self, documents: Sequence[Sequence[str]], min_df: int, max_features: int | None) -> None:
+        df = Counter(term for doc in documents for term in set(doc))
+        kept = sorted((t for t, n in df.items() if n >= min_df), key=lambda t: (-df[t], t))[:max_features]
+        kept.sort()
+        self.terms = kept
+        self.index = {term: i for i, term in enumerate(kept)}
+        n_docs = len(documents)
+        self.idf = np.asarray([math.log((1 + n_docs) / (1 + df[t])) + 1.0 for t in kept], dtype=np.float32)
+
+    def transform(self, documents: Sequence[Sequence[str]]) -> sp.csr_matrix:
+        lookup = self.index.get
+        columns = [sorted({c for c in map(lookup, doc) if c is not None}) for doc in documents]
+        indptr = np.zeros(len(columns) + 1, dtype=np.int64)
+        np.cumsum([len(c) for c in columns], out=indptr[1:])
+        indices = np.fromiter((c for row in columns for c in row), dtype=np.int32, count=int(indptr[-1]))
+        data = self.idf[indices] if len(indices) else np.zeros(0, dtype=np.float32)
+        matrix = sp.csr_matrix((data, indices, indptr), shape=(len(columns), len(self.terms)))
+        norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+        norms[norms == 0] = 1.0
+        return sp.csr_matrix(sp.diags(1.0 / norms).astype(np.float32) @ matrix)
+
+
+class OwnFeatures(NamedTuple):
+    """What depends on a paragraph alone, computed once per paragraph."""
+
+    shape: np.ndarray  # dense, (n, len(SHAPE_NAMES))
+    html: np.ndarray  # dense
+    lead: sp.csr_matrix
+    words: sp.csr_matrix
+    content: list[frozenset[str]]  # content words, for overlap with the rest of the article
+    names: list[frozenset[str]]  # capitalised words (names, places), likewise
+
+    def take(self, index: np.ndarray) -> "OwnFeatures":
+        return OwnFeatures(
+            self.shape[index], self.html[index], self.lead[index], self.words[index],
+            [self.content[i] for i in index], [self.names[i] for i in index],
+        )
 
 
 class ParagraphFeaturizer(TransformerMixin, BaseEstimator):
@@ -199,63 +305,127 @@ class ParagraphFeaturizer(TransformerMixin, BaseEstimator):
         self.word_max_features = word_max_features
         self.min_df = min_df
 
+    def _texts_and_tokens(
+        self, paragraphs: Sequence[Paragraph]
+    ) -> tuple[list[str], list[list[str]], list[list[str]]]:
+        """Texts, head-and-tail tokens as written, and the same tokens lower-cased."""
+        texts = [p.text for p in paragraphs]
+        tokens = [_TOKEN.findall(_head_tail(t)) for t in texts]
+        return texts, tokens, [[t.lower() for t in ts] for ts in tokens]
+
     def fit(self, rows: Sequence[ParagraphRow], y: object = None) -> "ParagraphFeaturizer":
         lexicon = load_lexicon(self.language)
         self.container_cues_ = tuple(sorted(lexicon["container_cues"]))
-        self.words_ = TfidfVectorizer(
-            ngram_range=(1, 2), min_df=self.min_df, max_features=self.word_max_features,
-            sublinear_tf=True, token_pattern=r"(?u)\b\w+\b|[:|?»►©@$!]", dtype=np.float32,
-        ).fit([_head_tail(r.paragraph.text) for r in rows])
-        self.lead_ = TfidfVectorizer(
-            analyzer="char_wb", ngram_range=(2, 4), min_df=self.min_df, sublinear_tf=True,
-            dtype=np.float32,
-        ).fit([r.paragraph.text[:LEAD_CHARS] for r in rows])
+        texts, _, lowered = self._texts_and_tokens([r.paragraph for r in rows])
+        self.words_ = _Vocabulary([_word_terms(t) for t in lowered], self.min_df, self.word_max_features)
+        self.lead_ = _Vocabulary([_lead_terms(x, t) for x, t in zip(texts, lowered)], self.min_df, None)
         self.feature_names_ = self._names()
         return self
 
     def _names(self) -> np.ndarray:
         own = [f"shape:{n}" for n in SHAPE_NAMES]
-        lead = [f"lead:{n}" for n in self.lead_.get_feature_names_out()]
+        lead = [f"lead:{n}" for n in self.lead_.terms]
         names = (
             ["ctx:has_prev", "ctx:has_next"]
             + own
             + [f"pos:{n}" for n in POSITION_NAMES]
+            + [f"article:{n}" for n in ARTICLE_NAMES]
             + ["html:is_html", "html:link_density"]
             + [f"html:tag={t}" for t in HTML_TAGS]
             + [f"html:container={c}" for c in self.container_cues_]
-            + [f"prev:{n}" for n in own + lead]
-            + [f"next:{n}" for n in own + lead]
-            + [f"word:{n}" for n in self.words_.get_feature_names_out()]
+            + [f"prev:{n}" for n in own]
+            + [f"next:{n}" for n in own]
+            + [f"prev:{n}" for n in lead]
+            + [f"next:{n}" for n in lead]
+            + [f"word:{n}" for n in self.words_.terms]
             + lead
         )
         return np.asarray(names, dtype=object)
 
-    def transform(self, rows: Sequence[ParagraphRow]) -> sp.csr_matrix:
+    def dense_width(self) -> int:
+        """How many leading columns of the output are dense (known before fitting)."""
+        container_cues = len(load_lexicon(self.language)["container_cues"])
+        return 2 + 3 * len(SHAPE_NAMES) + len(POSITION_NAMES) + len(ARTICLE_NAMES) + 2 + len(HTML_TAGS) + container_cues
+
+    def own(self, paragraphs: Sequence[Paragraph]) -> OwnFeatures:
+        """Features that depend on each paragraph alone."""
         check_is_fitted(self, "feature_names_")
         lexicon = load_lexicon(self.language)
-        n = len(rows)
+        cues = _cue_table(lexicon)
+        imperatives = lexicon["imperatives"]
+        texts, tokens, lowered = self._texts_and_tokens(paragraphs)
+        n = len(texts)
+        shape = np.asarray(
+            [_shape(x, t, low, cues, imperatives) for x, t, low in zip(texts, tokens, lowered)], dtype=np.float32
+        ).reshape(n, len(SHAPE_NAMES))
+        html_width = 2 + len(HTML_TAGS) + len(self.container_cues_)
+        html = np.zeros((n, html_width), dtype=np.float32)
+        for i, paragraph in enumerate(paragraphs):
+            if paragraph.tag:
+                html[i] = _html(paragraph, self.container_cues_)
+        lead = self.lead_.transform([_lead_terms(x, t) for x, t in zip(texts, lowered)])
+        words = self.words_.transform([_word_terms(t) for t in lowered])
+        content = [frozenset(t for t in low if len(t) > 4) for low in lowered]
+        names = [frozenset(t for t in ts[1:] if t[0].isupper() and len(t) > 2) for ts in tokens]
+        return OwnFeatures(shape, html, lead, words, content, names)
+
+    def assemble(self, own: OwnFeatures, rows: Sequence[ParagraphRow]) -> sp.csr_matrix:
+        """The full feature matrix for paragraphs arranged as ``rows`` (same order as ``own``)."""
         prev, nxt = neighbour_indices(rows)
-        shape = np.asarray([_shape(r.paragraph.text, lexicon) for r in rows], dtype=np.float32)
-        shape = shape.reshape(n, len(SHAPE_NAMES))
         position = np.asarray([_position(r.position, r.count) for r in rows], dtype=np.float32)
-        position = position.reshape(n, len(POSITION_NAMES))
-        html = np.asarray([_html(r.paragraph, self.container_cues_) for r in rows], dtype=np.float32)
-        html = html.reshape(n, 2 + len(HTML_TAGS) + len(self.container_cues_))
-        lead = self.lead_.transform([r.paragraph.text[:LEAD_CHARS] for r in rows])
-        words = self.words_.transform([_head_tail(r.paragraph.text) for r in rows])
-        own = sp.hstack([sp.csr_matrix(shape), lead], format="csr")
+        position = position.reshape(len(rows), len(POSITION_NAMES))
         context = np.column_stack([prev >= 0, nxt >= 0]).astype(np.float32)
+        dense = np.hstack([
+            context, own.shape, position, _article_context(own, prev), own.html,
+            _shift_dense(own.shape, prev), _shift_dense(own.shape, nxt),
+        ])
         return sp.hstack(
-            [
-                sp.csr_matrix(context), sp.csr_matrix(shape), sp.csr_matrix(position), sp.csr_matrix(html),
-                _shift(own, prev), _shift(own, nxt), words, lead,
-            ],
+            [sp.csr_matrix(dense), _shift(own.lead, prev), _shift(own.lead, nxt), own.words, own.lead],
             format="csr", dtype=np.float32,
         )
+
+    def transform(self, rows: Sequence[ParagraphRow]) -> sp.csr_matrix:
+        return self.assemble(self.own([r.paragraph for r in rows]), rows)
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
         check_is_fitted(self, "feature_names_")
         return self.feature_names_
+
+
+def _overlap(sets: list[frozenset[str]], start: int, stop: int) -> list[float]:
+    """For each paragraph of one article, the share of its words that other paragraphs also use."""
+    counts = Counter(word for words in sets[start:stop] for word in words)
+    return [
+        sum(counts[w] > 1 for w in words) / len(words) if words else 0.0 for words in sets[start:stop]
+    ]
+
+
+def _article_context(own: OwnFeatures, prev: np.ndarray) -> np.ndarray:
+    """Per paragraph, how it sits in its article: subheads come in series, body lead-ins too, and a
+    promo headline about another story shares few words with the rest of the article."""
+    if len(prev) == 0:
+        return np.zeros((0, len(ARTICLE_NAMES)), dtype=np.float32)
+    shape = own.shape
+    article = np.cumsum(prev < 0) - 1  # rows are contiguous per article; a row without a previous starts one
+    sizes = np.bincount(article).astype(np.float32)
+    columns = [SHAPE_NAMES.index(n) for n in ("subhead_like", "lead_in", "log_chars")]
+    means = np.stack([np.bincount(article, weights=shape[:, c]) / sizes for c in columns], axis=1)[article]
+    starts = np.flatnonzero(prev < 0).tolist() + [len(prev)]
+    overlap: list[float] = []
+    overlap_names: list[float] = []
+    for start, stop in zip(starts, starts[1:]):
+        overlap += _overlap(own.content, start, stop)
+        overlap_names += _overlap(own.names, start, stop)
+    return np.column_stack(
+        [means[:, 0], means[:, 1], shape[:, columns[2]] - means[:, 2], overlap, overlap_names]
+    ).astype(np.float32)
+
+
+def _shift_dense(matrix: np.ndarray, source: np.ndarray) -> np.ndarray:
+    """Row i is row ``source[i]`` of ``matrix``, or zeros where ``source[i]`` is -1."""
+    shifted = matrix[np.maximum(source, 0)]
+    shifted[source < 0] = 0.0
+    return shifted
 
 
 def _shift(matrix: sp.csr_matrix, source: np.ndarray) -> sp.csr_matrix:

@@ -64,6 +64,6 @@ def update_gate(metrics: dict[str, Any], path: str | Path, allow_lower: bool = F
     ]
     if loosened and not allow_lower:
         raise GateError(f"updating {path} would loosen {', '.join(loosened)}; pass --allow-lower to do it on purpose")
-    payload = {"about": "Held-out (leave-one-publisher-style-out) limits; see cleaner/gate.py.", "limits": new}
+    payload = {"about": "Limits on metrics held out by publisher style (cleaner evaluate); see cleaner/gate.py.", "limits": new}
     path.write_text(json.dumps(payload, indent=1) + "\n", "utf-8")
     return new

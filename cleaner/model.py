@@ -1,10 +1,10 @@
 """Model: the paragraph classifier, and saving/loading it with a verified JSON sidecar.
 
 The classifier works in two passes, as jusText does by hand: a first logistic regression scores each
-paragraph on its own features; a second one sees those features again plus the first-pass scores of
-the two paragraphs either side, so that a promo header ("Did You Know?") goes with the pitch after it
-while a body lead-in ("What Happened:") between body paragraphs stays. The second pass is calibrated
-(sigmoid), so its probabilities can be thresholded directly.
+paragraph on its own features; a second model sees the paragraph's shape and context plus the
+first-pass scores of the two paragraphs either side, so that a promo header ("Did You Know?") goes with
+the pitch after it while a body lead-in ("What Happened:") between body paragraphs stays. The second
+pass is calibrated (sigmoid), so its probabilities can be thresholded directly.
 
 On disk a model is ``NAME.joblib`` plus ``NAME.json`` (versions, labels, feature names, training-data
 hash, held-out metrics, threshold, and the SHA-256 of the joblib file). :func:`load_model` checks all of
@@ -29,6 +29,7 @@ import scipy.sparse as sp
 import sklearn
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.calibration import CalibratedClassifierCV
+from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import KFold, cross_val_predict
 from sklearn.pipeline import Pipeline
@@ -53,54 +54,62 @@ class ModelError(Exception):
 
 
 class NeighbourSmoothedClassifier(ClassifierMixin, BaseEstimator):
-    """Two-pass paragraph classifier: score alone, then again with the neighbours' first-pass scores.
+    """Two-pass paragraph classifier: score each paragraph alone, then again in its context.
 
-    Expects the featurizer's layout: columns 0 and 1 flag whether a row has a previous / next
-    paragraph in the same article (rows of an article are contiguous and in order).
+    Pass one is a multinomial logistic regression over every column (words, lead n-grams, shape).
+    Pass two is a gradient-boosted tree model over the dense columns (shape, position, article context,
+    the neighbours' shape) plus the first-pass probabilities of the paragraph and of the two paragraphs
+    either side: trees learn the interactions a linear model cannot ("short, unterminated, Title Case
+    and after a promo" vs "short, unterminated and between body paragraphs"). It is calibrated
+    (sigmoid), so one threshold on P(promo or boilerplate) trades precision for recall.
+
+    Expects the featurizer's layout: the first ``dense_columns`` columns are dense, and columns 0 and 1
+    flag whether a row has a previous / next paragraph in the same article (rows of an article are
+    contiguous and in order).
     """
 
     def __init__(
-        self, C: float = 4.0, smooth_C: float = 4.0, window: int = 2, inner_folds: int = 5,
-        calibration_folds: int = 3, class_weight: str | dict | None = None, random_state: int = 0,
+        self, dense_columns: int, C: float = 4.0, window: int = 2, inner_folds: int = 5,
+        calibration_folds: int = 3, boost_iterations: int = 100, learning_rate: float = 0.15,
+        random_state: int = 0,
     ) -> None:
+        self.dense_columns = dense_columns
         self.C = C
-        self.smooth_C = smooth_C
         self.window = window
         self.inner_folds = inner_folds
         self.calibration_folds = calibration_folds
-        self.class_weight = class_weight
+        self.boost_iterations = boost_iterations
+        self.learning_rate = learning_rate
         self.random_state = random_state
 
     def _first(self) -> LogisticRegression:
-        return LogisticRegression(
-            C=self.C, max_iter=3000, class_weight=self.class_weight, random_state=self.random_state
-        )
+        # Newton-CG: on this wide, sparse problem it converges in about ten iterations where L-BFGS
+        # needed several seconds per fit.
+        return LogisticRegression(C=self.C, solver="newton-cg", max_iter=1000, random_state=self.random_state)
 
     def fit(self, X: sp.spmatrix, y: Sequence[str]) -> "NeighbourSmoothedClassifier":
         X = sp.csr_matrix(X)
         y = np.asarray(y)
         # Out-of-fold first-pass scores, so the second pass learns from scores like those it will see.
         # Contiguous folds keep most articles whole.
-        first_scores = cross_val_predict(
-            self._first(), X, y, cv=KFold(self.inner_folds), method="predict_proba"
-        )
+        first_scores = cross_val_predict(self._first(), X, y, cv=KFold(self.inner_folds), method="predict_proba")
         self.first_ = self._first().fit(X, y)
         self.classes_ = self.first_.classes_
-        second = LogisticRegression(
-            C=self.smooth_C, max_iter=3000, class_weight=self.class_weight, random_state=self.random_state
+        boosting = HistGradientBoostingClassifier(
+            max_iter=self.boost_iterations, learning_rate=self.learning_rate, l2_regularization=1.0,
+            early_stopping=False, random_state=self.random_state,
         )
         self.second_ = CalibratedClassifierCV(
-            second, method="sigmoid", cv=self.calibration_folds, ensemble=False
-        ).fit(self._with_neighbours(X, first_scores), y)
+            boosting, method="sigmoid", cv=self.calibration_folds, ensemble=False
+        ).fit(self._second_inputs(X, first_scores), y)
         return self
 
-    def _with_neighbours(self, X: sp.csr_matrix, scores: np.ndarray) -> sp.csr_matrix:
+    def _second_inputs(self, X: sp.csr_matrix, scores: np.ndarray) -> np.ndarray:
         has_prev = X[:, 0].toarray().ravel() > 0
         has_next = X[:, 1].toarray().ravel() > 0
-        n = X.shape[0]
-        index = np.arange(n)
+        index = np.arange(X.shape[0])
         removable = 1.0 - scores[:, list(self.classes_).index("body")]
-        blocks = [removable[:, None]]
+        blocks = [X[:, : self.dense_columns].toarray(), scores]
         prev = np.where(has_prev, index - 1, -1)
         nxt = np.where(has_next, index + 1, -1)
         back, fwd = prev, nxt
@@ -109,51 +118,51 @@ class NeighbourSmoothedClassifier(ClassifierMixin, BaseEstimator):
             blocks.append(np.where(fwd >= 0, removable[np.maximum(fwd, 0)], 0.0)[:, None])
             back = np.where(back >= 0, prev[np.maximum(back, 0)], -1)
             fwd = np.where(fwd >= 0, nxt[np.maximum(fwd, 0)], -1)
-        return sp.hstack([X, sp.csr_matrix(np.hstack(blocks).astype(np.float32))], format="csr")
+        return np.hstack(blocks).astype(np.float32)
 
     def smoothing_feature_names(self) -> list[str]:
-        names = ["smooth:self_removable"]
+        """Names of the inputs the second pass adds to the dense columns."""
+        names = [f"first_pass:p_{label}" for label in self.classes_]
         for k in range(1, self.window + 1):
-            names += [f"smooth:prev{k}_removable", f"smooth:next{k}_removable"]
+            names += [f"first_pass:prev{k}_removable", f"first_pass:next{k}_removable"]
         return names
 
     def predict_proba(self, X: sp.spmatrix) -> np.ndarray:
         check_is_fitted(self, "second_")
         X = sp.csr_matrix(X)
-        return self.second_.predict_proba(self._with_neighbours(X, self.first_.predict_proba(X)))
+        return self.second_.predict_proba(self._second_inputs(X, self.first_.predict_proba(X)))
 
     def predict(self, X: sp.spmatrix) -> np.ndarray:
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
-    def contributions(self, X: sp.spmatrix) -> tuple[np.ndarray, sp.csr_matrix]:
-        """Second-pass inputs and the weight of each toward "removable" (promo + boilerplate vs body).
+    def contributions(self, X: sp.spmatrix) -> sp.csr_matrix:
+        """Per row and column, how much the first pass leaned towards "remove" because of that feature.
 
-        Returns the class order and, per row, value * (mean non-body coefficient - body coefficient):
-        a readable account of what drove a decision, before calibration.
+        value * (mean promo/boilerplate coefficient - body coefficient) of the first-pass logistic
+        regression: a readable account of which words and shapes drove a score (the second pass then
+        weighs it together with the neighbours).
         """
         X = sp.csr_matrix(X)
-        Z = self._with_neighbours(X, self.first_.predict_proba(X))
-        inner = self.second_.calibrated_classifiers_[0].estimator
-        coef = inner.coef_
-        classes = list(inner.classes_)
-        body = classes.index("body")
-        others = [i for i in range(len(classes)) if i != body]
+        coef = self.first_.coef_
+        body = list(self.classes_).index("body")
+        others = [i for i in range(len(self.classes_)) if i != body]
         direction = coef[others].mean(axis=0) - coef[body]
-        return direction, Z.multiply(direction[None, :]).tocsr()
+        return X.multiply(direction[None, :]).tocsr()
 
 
 def build_pipeline(random_state: int = 0) -> Pipeline:
     """The untrained model: featurizer, then the two-pass classifier."""
+    featurizer = ParagraphFeaturizer()
     return Pipeline(
         [
-            ("features", ParagraphFeaturizer()),
-            ("classify", NeighbourSmoothedClassifier(random_state=random_state)),
+            ("features", featurizer),
+            ("classify", NeighbourSmoothedClassifier(featurizer.dense_width(), random_state=random_state)),
         ]
     )
 
 
 def feature_names(pipeline: Pipeline) -> list[str]:
-    """Names of every column the classifier's second pass sees."""
+    """Names of every featurizer column, then of the inputs the second pass adds."""
     featurizer: ParagraphFeaturizer = pipeline.named_steps["features"]
     classifier: NeighbourSmoothedClassifier = pipeline.named_steps["classify"]
     return list(featurizer.get_feature_names_out()) + classifier.smoothing_feature_names()
@@ -232,8 +241,15 @@ def save_model(
 
 
 def shipped_model_path() -> Path:
-    """Where the model that ships with the package lives."""
-    return Path(str(resources.files("cleaner.models").joinpath(SHIPPED_MODEL_NAME)))
+    """Where the model that ships with the package lives.
+
+    Installed, it is the ``cleaner.models`` package; run from a source checkout (``python -m pytest``
+    puts the checkout's ``cleaner/`` first on the path), it is the top-level ``models/`` folder.
+    """
+    try:
+        return Path(str(resources.files("cleaner.models").joinpath(SHIPPED_MODEL_NAME)))
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parent.parent / "models" / SHIPPED_MODEL_NAME
 
 
 def load_model(path: str | Path | None = None) -> tuple[Pipeline, ModelInfo]:

@@ -1,0 +1,87 @@
+"""The featurizer: named columns, neighbour context, and the same matrix whichever way it is built."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cleaner.features import SHAPE_NAMES, ParagraphFeaturizer, neighbour_indices, rows_for_articles
+from cleaner.segment import Paragraph
+
+ARTICLE = [
+    Paragraph("What Happened: The company said quarterly revenue rose 12% to $4.1 billion."),
+    Paragraph("See Also: Three Dividend Stocks To Buy Before The Fed Meets"),
+    Paragraph("Did You Know?"),
+    Paragraph("Photo: Shutterstock"),
+]
+
+
+@pytest.fixture(scope="module")
+def featurizer(fixture_articles):
+    return ParagraphFeaturizer().fit(rows_for_articles([a.paragraphs for a in fixture_articles[::5]]))
+
+
+def _value(featurizer, matrix, row, name):
+    names = list(featurizer.get_feature_names_out())
+    return matrix[row, names.index(name)]
+
+
+def test_every_column_is_named_and_context_flags_come_first(featurizer):
+    matrix = featurizer.transform(rows_for_articles([ARTICLE]))
+    names = featurizer.get_feature_names_out()
+    assert matrix.shape[1] == len(names) == len(set(names))
+    assert list(names[:2]) == ["ctx:has_prev", "ctx:has_next"]
+    assert matrix[:, 0].toarray().ravel().tolist() == [0, 1, 1, 1]
+    assert matrix[:, 1].toarray().ravel().tolist() == [1, 1, 1, 0]
+
+
+def test_shape_features_see_lead_ins_questions_and_title_case(featurizer):
+    matrix = featurizer.transform(rows_for_articles([ARTICLE]))
+    assert _value(featurizer, matrix, 0, "shape:lead_in") == 1
+    assert _value(featurizer, matrix, 1, "shape:lead_in") == 1
+    assert _value(featurizer, matrix, 2, "shape:ends_question") == 1
+    assert _value(featurizer, matrix, 1, "shape:title_ratio") > 0.9
+    assert _value(featurizer, matrix, 0, "shape:title_ratio") < 0.5
+
+
+def test_neighbour_blocks_carry_the_neighbours_shape(featurizer):
+    matrix = featurizer.transform(rows_for_articles([ARTICLE]))
+    # "Did You Know?" sees its neighbours: the See Also headline before, the credit after.
+    assert _value(featurizer, matrix, 2, "prev:shape:title_ratio") == _value(featurizer, matrix, 1, "shape:title_ratio")
+    assert _value(featurizer, matrix, 2, "next:shape:log_chars") == _value(featurizer, matrix, 3, "shape:log_chars")
+    assert _value(featurizer, matrix, 0, "prev:shape:log_chars") == 0
+
+
+def test_articles_do_not_leak_into_each_other(featurizer):
+    rows = rows_for_articles([ARTICLE[:2], ARTICLE[2:]])
+    prev, nxt = neighbour_indices(rows)
+    assert prev.tolist() == [-1, 0, -1, 2]
+    assert nxt.tolist() == [1, -1, 3, -1]
+
+
+def test_own_then_assemble_equals_transform(featurizer):
+    rows = rows_for_articles([ARTICLE, ARTICLE[1:]])
+    own = featurizer.own([r.paragraph for r in rows])
+    direct = featurizer.transform(rows)
+    assert (featurizer.assemble(own, rows) != direct).nnz == 0
+    subset = np.asarray([0, 2, 3])
+    rows_subset = rows_for_articles([[ARTICLE[0], ARTICLE[2], ARTICLE[3]]])
+    assert (featurizer.assemble(own.take(subset), rows_subset) != featurizer.transform(rows_subset)).nnz == 0
+
+
+def test_html_fields_fill_html_columns_only_for_html(featurizer):
+    text_row = rows_for_articles([[Paragraph("Share this article")]])
+    html_row = rows_for_articles([[Paragraph("Share this article", tag="li", link_density=1.0, container="share-bar social")]])
+    assert _value(featurizer, featurizer.transform(text_row), 0, "html:is_html") == 0
+    html = featurizer.transform(html_row)
+    assert _value(featurizer, html, 0, "html:link_density") == 1
+    assert _value(featurizer, html, 0, "html:tag=li") == 1
+    assert _value(featurizer, html, 0, "html:container=share") == 1
+
+
+def test_empty_input_gives_an_empty_matrix(featurizer):
+    assert featurizer.transform([]).shape == (0, len(featurizer.get_feature_names_out()))
+
+
+def test_shape_names_are_unique():
+    assert len(SHAPE_NAMES) == len(set(SHAPE_NAMES))
