@@ -24,6 +24,7 @@ from __future__ import annotations
 import codecs
 import logging
 import re
+import warnings
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
@@ -522,10 +523,12 @@ def _from_soup(text: str) -> list[tuple[Paragraph, tuple[Any, ...]]]:
     from bs4 import BeautifulSoup, NavigableString
     from bs4.element import Comment, Declaration, Doctype, ProcessingInstruction, Tag
 
-    try:
-        soup = BeautifulSoup(text, "lxml")
-    except Exception:  # the lxml builder is optional for bs4; the stdlib parser always works
-        soup = BeautifulSoup(text, "html.parser")
+    with warnings.catch_warnings():  # "looks like XML": it is a page, whatever it starts with
+        warnings.simplefilter("ignore")
+        try:
+            soup = BeautifulSoup(text, "lxml")
+        except Exception:  # the lxml builder is optional for bs4; the stdlib parser always works
+            soup = BeautifulSoup(text, "html.parser")
     for element in soup.find_all(_FALLBACK_DROP):
         element.decompose()
 
