@@ -274,7 +274,7 @@ class _PageText:
 
         def add(text: str | None, owner: Any) -> None:
             nonlocal position
-            if not text or owner is None:
+            if not text or text.isspace() or owner is None:  # most tails are indentation
                 return
             squashed = _squash(text)
             if squashed:
