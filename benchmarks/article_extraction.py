@@ -5,8 +5,9 @@ default looked up at ``../shared/data/article-extraction-benchmark`` from the re
 wherever ``--data`` / ``$CLEANER_BENCHMARK_DATA`` points). Systems: this cleaner's HTML path, the same
 path with nothing removed (``cleaner-segmentation``: what the classifier adds is the difference),
 trafilatura with default settings and with ``favor_precision``, and jusText, the latter three called
-as the benchmark's own runners call them. Prints, per system, the benchmark's own metric (token 4-gram shingles of the extracted text against the hand-made article body; precision and
-recall averaged over documents; F1 the harmonic mean of the two averages) and pages per second.
+as the benchmark's own runners call them. Prints, per system, the benchmark's own metric (token
+4-gram shingles of the extracted text against the hand-made article body; precision and recall
+averaged over documents; F1 the harmonic mean of the two averages) and pages per second.
 
     python benchmarks/article_extraction.py                  # the full table
     python benchmarks/article_extraction.py --limit 20       # a quick look
