@@ -16,7 +16,9 @@ instead of returning empty. Bad markup never raises: the worst outcome is no par
 
 Hands on ``(paragraphs, metadata)``, the same pair ``segment_text`` gives for plain text, so one model
 decides on both; :func:`segment_html` also says where in the page each paragraph came from (the fixture
-reader uses that to carry labels over from the markup).
+reader uses that to carry labels over from the markup). Deciding on pages (:func:`analyze_html`)
+differs from text in two rules, both because extraction has already done part of the job: a stricter
+default threshold, and the extractor keeps the page whole when the classifier would remove most of it.
 """
 
 from __future__ import annotations

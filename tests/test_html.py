@@ -32,7 +32,10 @@ STORY = [
 ]
 
 
-def page(body: str, head: str = '<meta charset="utf-8"><title>Harbour bridge reopens after repairs | Example Times</title>') -> str:
+HEAD = '<meta charset="utf-8"><title>Harbour bridge reopens after repairs | Example Times</title>'
+
+
+def page(body: str, head: str = HEAD) -> str:
     return f"""<!DOCTYPE html>
 <html lang="en"><head>{head}</head>
 <body>
@@ -54,9 +57,11 @@ FULL_PAGE = page(f"""
 <p>{STORY[2]}</p>
 <ul><li>New steel cables on both towers</li><li>A resurfaced four-lane deck</li><li>A protected cycle lane</li></ul>
 <blockquote><p>We built it to last another hundred years, the chief engineer said at the opening.</p></blockquote>
-<table><tr><th>Item</th><th>Cost</th></tr><tr><td>Cables</td><td>$22 million</td></tr><tr><td>Deck</td><td>$19 million</td></tr></table>
+<table><tr><th>Item</th><th>Cost</th></tr>
+<tr><td>Cables</td><td>$22 million</td></tr><tr><td>Deck</td><td>$19 million</td></tr></table>
 <p>See Also: <a href="/news/ferry">Ferry timetable changes as the bridge reopens</a></p>
-<div class="story-extra inline-promo-unit"><p>Get the morning headlines in your inbox: sign up for the Daily Briefing newsletter today.</p></div>
+<div class="story-extra inline-promo-unit">
+<p>Get the morning headlines in your inbox: sign up for the Daily Briefing newsletter today.</p></div>
 <p>{STORY[3]}</p>
 """)
 
@@ -177,7 +182,9 @@ def test_a_one_block_fragment_is_segmented_directly():
 
 
 def test_a_fragment_keeps_its_paragraphs():
-    paragraphs, _ = html_to_paragraphs('<p>Stocks rose on Monday.</p><p class="promo">See Also: <a href="/x">Five stocks</a></p>')
+    paragraphs, _ = html_to_paragraphs(
+        '<p>Stocks rose on Monday.</p><p class="promo">See Also: <a href="/x">Five stocks</a></p>'
+    )
     assert [p.text for p in paragraphs] == ["Stocks rose on Monday.", "See Also: Five stocks"]
     assert paragraphs[1].container == "promo"
     assert paragraphs[1].link_density > 0.5
@@ -249,7 +256,9 @@ def test_curly_quotes_in_windows_1252_are_not_mojibake():
     assert paragraphs[0].text == "\u201cWe are back,\u201d she said."
 
 
-@pytest.mark.parametrize("bom, encoding", [(b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be")])
+@pytest.mark.parametrize(
+    "bom, encoding", [(b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be")]
+)
 def test_byte_order_mark_wins(bom, encoding):
     data = bom + f'<html><head><meta charset="windows-1252"></head><body><p>{CAFE}</p></body></html>'.encode(encoding)
     assert CAFE in decode_html(data)
@@ -262,7 +271,8 @@ def test_undeclared_bytes_are_utf8_or_detected():
 
 
 def test_a_lying_declaration_falls_back_to_what_decodes():
-    data = f'<html><head><meta charset="utf-8"></head><body><p>{" ".join([CAFE] * 20)}</p></body></html>'.encode("cp1252")
+    french = " ".join([CAFE] * 20)
+    data = f'<html><head><meta charset="utf-8"></head><body><p>{french}</p></body></html>'.encode("cp1252")
     assert "café" in decode_html(data)
 
 
@@ -301,7 +311,9 @@ def test_broken_markup_never_raises(markup):
     assert all(isinstance(p, Paragraph) and p.text.strip() for p in paragraphs)
 
 
-@pytest.mark.parametrize("data", [b"", b"\x00\xff\xfe\x00", b"\xff" * 100, b"<meta charset=utf-16><p>x", bytes(range(256))])
+@pytest.mark.parametrize(
+    "data", [b"", b"\x00\xff\xfe\x00", b"\xff" * 100, b"<meta charset=utf-16><p>x", bytes(range(256))]
+)
 def test_broken_bytes_never_raise(data):
     paragraphs, _ = html_to_paragraphs(data)
     assert isinstance(paragraphs, tuple)
