@@ -15,7 +15,10 @@ from typing import Callable
 from cleaner.model import LABELS
 from cleaner.segment import Paragraph, split_metadata_prefix
 
-__all__ = ["FixtureError", "LabelledArticle", "parse_text_fixture", "load_fixtures", "fixtures_digest"]
+__all__ = [
+    "FixtureError", "LabelledArticle", "parse_text_fixture", "parse_html_fixture", "load_fixtures",
+    "fixtures_digest",
+]
 
 _LINE = re.compile(r"^\[(?P<label>[a-z]+)(?::(?P<tag>[a-z0-9-]+))?\] (?P<text>\S.*)$")
 
@@ -76,9 +79,49 @@ def parse_text_fixture(source: str, path: Path) -> tuple[list[Paragraph], list[s
     return [Paragraph(t) for t in texts], labels, tags
 
 
-# Parsers by file extension; the HTML path registers its own.
+def _split_label(value: str, where: str) -> tuple[str, str]:
+    label, _, tag = value.strip().partition(":")
+    if label not in LABELS:
+        raise FixtureError(f"{where}: unknown label {label!r} (use one of {', '.join(LABELS)})")
+    if label != "body" and not tag:
+        raise FixtureError(f"{where}: a {label} block needs its family, e.g. data-label=\"{label}:see-also\"")
+    return label, tag
+
+
+def parse_html_fixture(source: str, path: Path) -> tuple[list[Paragraph], list[str], list[str]]:
+    """Paragraphs, labels and tags of one ``.html`` fixture.
+
+    The page goes through :func:`cleaner.html.segment_html`, exactly as at inference; each resulting
+    paragraph takes the ``data-label`` of the nearest labelled element around the text it came from.
+    A paragraph outside every labelled element, or spanning elements labelled differently, is an error:
+    a fixture must say what everything the extractor keeps is.
+    """
+    from cleaner.html import label_of, segment_html
+
+    segmentation = segment_html(source)
+    paragraphs: list[Paragraph] = []
+    labels: list[str] = []
+    tags: list[str] = []
+    for paragraph, sources in zip(segmentation.paragraphs, segmentation.sources):
+        where = f"{path}: paragraph {paragraph.text[:60]!r}"
+        if not sources:
+            raise FixtureError(f"{where} was not found again in the page; cannot tell its label")
+        found = label_of(sources)
+        if None in found:
+            raise FixtureError(f"{where} is outside every element with a data-label; label it")
+        if len(found) > 1:
+            raise FixtureError(f"{where} spans blocks labelled {sorted(found)}; split or relabel them")
+        label, tag = _split_label(found.pop(), where)
+        paragraphs.append(paragraph)
+        labels.append(label)
+        tags.append(tag)
+    return paragraphs, labels, tags
+
+
+# Parsers by file extension.
 PARSERS: dict[str, Callable[[str, Path], tuple[list[Paragraph], list[str], list[str]]]] = {
     ".txt": parse_text_fixture,
+    ".html": parse_html_fixture,
 }
 
 
