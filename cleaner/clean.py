@@ -175,6 +175,13 @@ class Cleaner:
         """Every paragraph of a plain-text article with its label, score and kept flag, plus metadata."""
         return self.analyze_batch([text])[0]
 
+    def analyze_html(self, html: str | bytes) -> CleanResult:
+        """Like :meth:`analyze`, for a web page: trafilatura finds the main content, the classifier
+        decides on its paragraphs with the page's tags, links and class names as extra evidence."""
+        from cleaner.html import analyze_html  # the HTML stack is imported only when used
+
+        return analyze_html(self, html)
+
     def clean(self, text: str) -> str:
         """The article with promo (and, unless configured otherwise, boilerplate) paragraphs removed."""
         return self.analyze(text).text

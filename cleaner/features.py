@@ -269,12 +269,15 @@ class _Vocabulary:
 
     def transform(self, documents: Sequence[Sequence[str]]) -> sp.csr_matrix:
         lookup = self.index.get
-        columns = [sorted({c for c in map(lookup, doc) if c is not None}) for doc in documents]
+        columns = [[c for c in map(lookup, doc) if c is not None] for doc in documents]
         indptr = np.zeros(len(columns) + 1, dtype=np.int64)
         np.cumsum([len(c) for c in columns], out=indptr[1:])
         indices = np.fromiter((c for row in columns for c in row), dtype=np.int32, count=int(indptr[-1]))
-        data = self.idf[indices] if len(indices) else np.zeros(0, dtype=np.float32)
-        matrix = sp.csr_matrix((data, indices, indptr), shape=(len(columns), len(self.terms)))
+        matrix = sp.csr_matrix(
+            (np.ones(len(indices), dtype=np.float32), indices, indptr), shape=(len(columns), len(self.terms))
+        )
+        matrix.sum_duplicates()  # in C: repeated terms merge, indices come out sorted
+        matrix.data = self.idf[matrix.indices]  # binary presence, idf-weighted
         norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
         norms[norms == 0] = 1.0
         return sp.csr_matrix(sp.diags(1.0 / norms).astype(np.float32) @ matrix)

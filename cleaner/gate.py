@@ -14,6 +14,10 @@ __all__ = ["GateError", "read_gate", "check_gate", "update_gate"]
 
 # metric path in the evaluation metrics -> direction ("min": a floor, "max": a ceiling)
 GATED = {"removable.f1": "min", "body_lost": "max", "articles_exact": "min"}
+# Pinned limits sit this far on the safe side of the measured value, so that a paragraph or two decided
+# differently on another platform (floating point in the tree learner) does not fail CI; a real
+# regression moves the metrics by more.
+SLACK = 0.003
 
 
 class GateError(ValueError):
@@ -53,11 +57,17 @@ def check_gate(metrics: dict[str, Any], limits: dict[str, float]) -> list[str]:
     return failures
 
 
-def update_gate(metrics: dict[str, Any], path: str | Path, allow_lower: bool = False) -> dict[str, float]:
-    """Pin the measured values as the new limits; refuse to loosen one unless ``allow_lower``."""
+def update_gate(
+    metrics: dict[str, Any], path: str | Path, allow_lower: bool = False, slack: float = SLACK
+) -> dict[str, float]:
+    """Pin the measured values (``slack`` on the safe side) as the new limits; refuse to loosen one
+    unless ``allow_lower``."""
     path = Path(path)
     current = read_gate(path) if path.exists() else {}
-    new = {name: round(_lookup(metrics, name), 4) for name in GATED}
+    new = {
+        name: round(_lookup(metrics, name) + (-slack if direction == "min" else slack), 4)
+        for name, direction in GATED.items()
+    }
     loosened = [
         name for name, value in new.items() if name in current
         and ((GATED[name] == "min" and value < current[name]) or (GATED[name] == "max" and value > current[name]))
