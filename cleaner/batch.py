@@ -326,6 +326,7 @@ class _Writer:
         self.bar = bar
         self.output: Output | None = None
         self.source: Source | None = None
+        self.target: Path | None = None  # of the current source, for messages
         self.files = self.skipped = self.articles = self.paragraphs = self.carried = 0
         self.removed: Counter[str] = Counter()
         self.rejected: Counter[str] = Counter()
@@ -347,7 +348,7 @@ class _Writer:
             elif isinstance(event, Header):
                 self._guard(lambda: self.output.header(event.value))
             elif isinstance(event, _Begin):
-                self.source = event.source
+                self.source, self.target = event.source, event.target
                 self.output = open_output(event.source, event.target, self.config.read, self.config.annotate)
                 self._guard(self.output.__enter__)
             elif isinstance(event, _End):
@@ -372,8 +373,9 @@ class _Writer:
         try:
             action()
         except OSError as exc:
-            target = self.output.target if self.output is not None and self.output.target else "standard output"
-            raise BatchError(f"cannot write {target} (for {self.source.name}): {exc.strerror or exc}") from None
+            target = self.target or "standard output"
+            source = self.source.name if self.source else "?"
+            raise BatchError(f"cannot write {target} (for {source}): {exc.strerror or exc}") from None
 
     def abort(self) -> None:
         """Remove the output being written, if any: an interrupted file must not look complete."""
