@@ -88,7 +88,10 @@ class Failure:
 
 @dataclass(frozen=True)
 class Summary:
-    """The counts of a run. ``articles + rejected`` is every record read this run."""
+    """The counts of a run. ``articles + rejected`` is every record of the inputs completed in this run.
+
+    After an interrupt, the input that was being written is not counted: its output was discarded.
+    """
 
     files: int
     files_skipped: int
@@ -274,8 +277,9 @@ def _results(
 class _RejectLog:
     """Rejects to a JSON-lines file (written atomically, kept on interrupt) or to a callback.
 
-    On resume, the previous file's entries for inputs that are skipped are carried over, and those for
-    inputs done again are dropped (they will be found again), so the file always matches the outputs.
+    The file always matches the outputs: the rejects of an input whose output is discarded (interrupted)
+    are rolled back, and on resume the previous file's entries for inputs that are skipped are carried
+    over while those for inputs done again are dropped (they will be found again).
     """
 
     def __init__(self, path: Path | None, resume: bool, echo: Callable[[Reject], None] | None) -> None:
@@ -283,6 +287,7 @@ class _RejectLog:
         self.resume = resume
         self.echo = echo
         self.previous: dict[str, list[str]] = {}
+        self._mark = 0
 
     def __enter__(self) -> "_RejectLog":
         if self.path is None:
@@ -311,14 +316,43 @@ class _RejectLog:
                 self.file.write(line + "\n")
         return len(lines)
 
+    def mark(self) -> None:
+        """Remember where the current input's rejects start."""
+        if self.path is not None:
+            self._mark = self.file.tell()
+
+    def roll_back(self) -> None:
+        """Forget the current input's rejects: its output was discarded."""
+        if self.path is not None:
+            self.file.seek(self._mark)
+            self.file.truncate()
+
     def __exit__(self, *exc: Any) -> None:
         if self.path is not None:
             self.file.close()
             self._atomic.__exit__(None, None, None)  # committed even on interrupt: it matches the outputs
 
 
+@dataclass
+class _Counts:
+    articles: int = 0
+    paragraphs: int = 0
+    removed: Counter[str] = field(default_factory=Counter)
+    rejected: Counter[str] = field(default_factory=Counter)
+
+    def add(self, other: "_Counts") -> None:
+        self.articles += other.articles
+        self.paragraphs += other.paragraphs
+        self.removed.update(other.removed)
+        self.rejected.update(other.rejected)
+
+
 class _Writer:
-    """Applies events in input order: opens, fills and commits outputs; counts; logs rejects."""
+    """Applies events in input order: opens, fills and commits outputs; counts; logs rejects.
+
+    An input's counts join the totals when its output is committed, so that after an interrupt the
+    summary, the rejects file and the outputs all describe the same complete inputs.
+    """
 
     def __init__(self, config: BatchConfig, rejects: _RejectLog, bar: tqdm) -> None:
         self.config = config
@@ -327,12 +361,12 @@ class _Writer:
         self.output: Output | None = None
         self.source: Source | None = None
         self.target: Path | None = None  # of the current source, for messages
-        self.files = self.skipped = self.articles = self.paragraphs = self.carried = 0
-        self.removed: Counter[str] = Counter()
-        self.rejected: Counter[str] = Counter()
+        self.files = self.skipped = self.carried = 0
+        self.totals = _Counts()
+        self.current = self.totals  # where counts go: the open input's own counts while it is written
 
     def reject(self, reject: Reject) -> None:
-        self.rejected[reject.kind] += 1
+        self.current.rejected[reject.kind] += 1
         self.rejects.add(reject)
 
     def apply(self, events: list[Any], results: Sequence[Outcome | Failure]) -> None:
@@ -349,11 +383,15 @@ class _Writer:
                 self._guard(lambda: self.output.header(event.value))
             elif isinstance(event, _Begin):
                 self.source, self.target = event.source, event.target
+                self.current = _Counts()
+                self.rejects.mark()
                 self.output = open_output(event.source, event.target, self.config.read, self.config.annotate)
                 self._guard(self.output.__enter__)
             elif isinstance(event, _End):
                 output, self.output = self.output, None
                 self._guard(lambda: output.__exit__(None, None, None))
+                self.totals.add(self.current)
+                self.current = self.totals
                 self.files += 1
             elif isinstance(event, _Skipped):
                 self.skipped += 1
@@ -365,22 +403,26 @@ class _Writer:
             self.reject(Reject(record.source, record.location, outcome.reason, "failed"))
             return
         self._guard(lambda: self.output.write(record, outcome))
-        self.articles += 1
-        self.paragraphs += outcome.paragraphs
-        self.removed.update(p.label for p in outcome.removed)
+        self.current.articles += 1
+        self.current.paragraphs += outcome.paragraphs
+        self.current.removed.update(p.label for p in outcome.removed)
 
     def _guard(self, action: Callable[[], Any]) -> None:
         try:
             action()
         except OSError as exc:
+            if self.output is None:  # the commit failed: the output has removed its temporary file itself
+                self.rejects.roll_back()
+            self.abort()
             target = self.target or "standard output"
             source = self.source.name if self.source else "?"
             raise BatchError(f"cannot write {target} (for {source}): {exc.strerror or exc}") from None
 
     def abort(self) -> None:
-        """Remove the output being written, if any: an interrupted file must not look complete."""
+        """Discard the output being written, if any: an interrupted file must not look complete."""
         if self.output is not None:
             output, self.output = self.output, None
+            self.rejects.roll_back()
             try:
                 output.__exit__(KeyboardInterrupt, KeyboardInterrupt(), None)
             except BaseException:  # noqa: BLE001 - already failing; the temporary file is gone either way
@@ -414,9 +456,10 @@ def run_batch(config: BatchConfig, on_reject: Callable[[Reject], None] | None = 
         finally:
             writer.abort()
             results.close()
+    totals = writer.totals
     return Summary(
-        files=writer.files, files_skipped=writer.skipped, articles=writer.articles, paragraphs=writer.paragraphs,
-        removed=dict(sorted(writer.removed.items())), rejected=sum(writer.rejected.values()),
-        rejected_by_kind=dict(sorted(writer.rejected.items())), rejects_carried_over=writer.carried,
+        files=writer.files, files_skipped=writer.skipped, articles=totals.articles, paragraphs=totals.paragraphs,
+        removed=dict(sorted(totals.removed.items())), rejected=sum(totals.rejected.values()),
+        rejected_by_kind=dict(sorted(totals.rejected.items())), rejects_carried_over=writer.carried,
         seconds=time.perf_counter() - start, jobs=jobs[0], interrupted=interrupted,
     )

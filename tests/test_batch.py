@@ -272,3 +272,27 @@ def test_read_options_are_validated() -> None:
         ReadOptions(encoding="no-such-encoding")
     with pytest.raises(ValueError, match="unknown format"):
         ReadOptions(format="docx")
+
+
+def test_interrupted_input_is_not_counted_and_its_rejects_are_rolled_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    inputs = tmp_path / "in"
+    jsonl(inputs / "a.jsonl", [{"text": ARTICLE}, "{bad a"])
+    jsonl(inputs / "b.jsonl", [{"text": ARTICLE}, "{bad b", {"text": ARTICLE}, {"text": "STOP " + ARTICLE}])
+    rejects = tmp_path / "rejects.jsonl"
+    interrupt_on("STOP", monkeypatch)
+    summary, _ = run([inputs], tmp_path / "out", batch_size=1, rejects=rejects)
+    assert summary.interrupted and (summary.files, summary.articles, summary.rejected) == (1, 1, 1)
+    assert [json.loads(x)["source"] for x in rejects.read_text().splitlines()] == [str(inputs / "a.jsonl")]
+
+
+def test_a_write_error_mid_file_leaves_no_temporary_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def disk_full(self: object, record: object, result: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(cio._JsonLinesOutput, "write", disk_full)
+    feed = jsonl(tmp_path / "in" / "feed.jsonl", [{"text": ARTICLE}])
+    with pytest.raises(batch.BatchError, match="cannot write .*feed.jsonl .*No space left on device"):
+        run([feed], tmp_path / "out")
+    assert list((tmp_path / "out").iterdir()) == []
