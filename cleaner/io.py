@@ -513,6 +513,10 @@ def _read_csv(source: Source, options: ReadOptions) -> Iterator[Item]:
             return  # an empty file holds no records
         if header and header[0].startswith("\ufeff"):
             header[0] = header[0][1:]
+        duplicates = sorted({name for name in header if header.count(name) > 1})
+        if duplicates:  # records are keyed by column name: a repeated name would lose a column
+            yield _whole_file_reject(source, f"malformed header: repeated column names {duplicates}", "malformed")
+            return
         yield Header(tuple(header))
         column = options.text_column
         while True:

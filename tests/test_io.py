@@ -290,6 +290,13 @@ def test_csv_missing_column_rejects_every_row(tmp_path: Path) -> None:
     assert [r.text for r in records(read(path, text_column="body"))] == ["x", "y"]
 
 
+def test_csv_with_repeated_column_names_is_rejected_whole(tmp_path: Path) -> None:
+    path = tmp_path / "feed.csv"
+    path.write_text("id,text,id\n1,x,2\n")
+    (reject,) = read(path)
+    assert reject.kind == "malformed" and "repeated column names ['id']" in reject.reason
+
+
 def test_tsv_and_a_latin1_row(tmp_path: Path) -> None:
     path = tmp_path / "feed.tsv"
     path.write_bytes("id\ttext\n1\tplain\n".encode() + "2\tcaf\u00e9 cr\u00e8me br\u00fbl\u00e9e\n".encode("latin-1"))
