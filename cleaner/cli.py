@@ -130,7 +130,7 @@ def format_summary(summary: Summary, rejects: str | None) -> str:
 @click.option("--include", multiple=True, metavar="GLOB",
               help="Files to take from folders (repeatable; default: every supported extension, .gz too).")
 @click.option("--encoding", help="Encoding of input that is not UTF-8 (default: detected).")
-@click.option("--max-record-size", type=ByteSize(), default=MAX_RECORD_BYTES_DEFAULT, show_default=True,
+@click.option("--max-record-size", type=ByteSize(), default=f"{MAX_RECORD_BYTES_DEFAULT // 10**6}M", show_default=True,
               help="Reject records larger than this (e.g. 500k, 5M).")
 @click.option("--annotate", is_flag=True,
               help="Add the removed paragraphs (label, score) and the metadata to each output record.")
