@@ -165,7 +165,8 @@ def main() -> None:
     import sklearn
     import trafilatura
 
-    versions = f"Python {platform.python_version()}, scikit-learn {sklearn.__version__}, trafilatura {trafilatura.__version__}"
+    versions = (f"Python {platform.python_version()}, scikit-learn {sklearn.__version__}, "
+                f"trafilatura {trafilatura.__version__}")
     try:
         import justext
 

@@ -154,7 +154,9 @@ def _analyze(cleaner: Cleaner, payload: Sequence[tuple[str, str]]) -> list[Outco
     return [Outcome(r.text, dict(r.metadata), r.removed, len(r.paragraphs)) for r in results]
 
 
-def clean_chunk(model: str | None, config: CleanerConfig, payload: Sequence[tuple[str, str]]) -> list[Outcome | Failure]:
+def clean_chunk(
+    model: str | None, config: CleanerConfig, payload: Sequence[tuple[str, str]]
+) -> list[Outcome | Failure]:
     """Clean one chunk of ``(markup, text)`` articles; runs in a worker.
 
     The chunk is one classifier call; if it raises, its articles are retried one by one so that a
@@ -202,7 +204,9 @@ def _check(config: BatchConfig) -> None:
     out = config.output_dir.resolve()
     for given in config.inputs:
         if given != "-" and Path(given).is_dir() and Path(given).resolve() == out:
-            raise BatchUsageError(f"output folder {config.output_dir} is the input folder: outputs would overwrite inputs")
+            raise BatchUsageError(
+                f"output folder {config.output_dir} is the input folder: outputs would overwrite inputs"
+            )
 
 
 def _units(config: BatchConfig, pending: deque, chunk_size: int) -> Iterator[list[tuple[str, str]]]:

@@ -106,7 +106,8 @@ def format_summary(summary: Summary, rejects: str | None) -> str:
     removed = ", ".join(f"{label} {n:,}" for label, n in summary.removed.items()) or "none"
     lines = [
         f"cleaned {_count(summary.articles, 'article')} from {_count(summary.files, 'file')}{skipped} "
-        f"in {summary.seconds:.1f} s ({summary.articles_per_second:,.0f} articles/s, {summary.jobs} process{'' if summary.jobs == 1 else 'es'})",
+        f"in {summary.seconds:.1f} s ({summary.articles_per_second:,.0f} articles/s, "
+        f"{summary.jobs} process{'' if summary.jobs == 1 else 'es'})",
         f"paragraphs {summary.paragraphs:,}; removed: {removed}",
     ]
     if summary.rejected or summary.rejects_carried_over:
@@ -199,7 +200,9 @@ def format_explanation(explanation: Explanation, location: str, full: bool = Fal
     indent = " " * 31
     text_width = max(width - len(indent), 20)
     for p in explanation.paragraphs:
-        decision = click.style(f"{'keep' if p.kept else 'DROP':<5} {p.label:<11}", fg=colours.get(p.label), bold=not p.kept)
+        decision = click.style(
+            f"{'keep' if p.kept else 'DROP':<5} {p.label:<11}", fg=colours.get(p.label), bold=not p.kept
+        )
         if full:
             body = textwrap.fill(p.text, text_width, subsequent_indent=indent)
         else:
@@ -220,7 +223,8 @@ def format_explanation(explanation: Explanation, location: str, full: bool = Fal
 
 @main.command("explain")
 @click.argument("input_file", type=click.Path(exists=True, dir_okay=False, allow_dash=True), default="-")
-@click.option("--format", "input_format", type=click.Choice(FORMATS), help="Input format (default: from the extension).")
+@click.option("--format", "input_format", type=click.Choice(FORMATS),
+              help="Input format (default: from the extension).")
 @click.option("--text-field", default="text", show_default=True, help="JSON field holding the article.")
 @click.option("--text-column", default="text", show_default=True, help="CSV/TSV/Parquet column holding the article.")
 @click.option("--encoding", help="Encoding of input that is not UTF-8 (default: detected).")

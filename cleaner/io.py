@@ -342,7 +342,8 @@ def _read_document(source: Source, options: ReadOptions) -> Iterator[Item]:
     with _open_binary(source) as stream:
         data = stream.read(options.max_record_bytes + 1)
     if len(data) > options.max_record_bytes:
-        yield _whole_file_reject(source, f"file is larger than the limit of {options.max_record_bytes:,} bytes", "oversized")
+        limit = options.max_record_bytes
+        yield _whole_file_reject(source, f"file is larger than the limit of {limit:,} bytes", "oversized")
         return
     if looks_binary(data[:SNIFF_BYTES]):
         yield _whole_file_reject(source, "binary file, not text", "binary")

@@ -28,8 +28,8 @@ def run(inputs: list[Path | str], out: Path | None, **changes: object) -> tuple[
     seen: list[Reject] = []
     cleaner_config = CleanerConfig(batch_size=int(changes.pop("batch_size", 512)))  # type: ignore[arg-type]
     config = BatchConfig(
-        inputs=tuple(str(i) for i in inputs), output_dir=out, cleaner=cleaner_config, jobs=int(changes.pop("jobs", 1)),  # type: ignore[arg-type]
-        progress=False, **changes,  # type: ignore[arg-type]
+        inputs=tuple(str(i) for i in inputs), output_dir=out, cleaner=cleaner_config,
+        jobs=int(changes.pop("jobs", 1)), progress=False, **changes,  # type: ignore[arg-type]
     )
     return run_batch(config, on_reject=seen.append), seen
 
@@ -52,7 +52,9 @@ def corpus(tmp_path: Path) -> Path:
     return root
 
 
-def test_every_record_is_written_or_rejected_and_the_tree_is_mirrored(corpus: Path, tmp_path: Path, cleaned: str) -> None:
+def test_every_record_is_written_or_rejected_and_the_tree_is_mirrored(
+    corpus: Path, tmp_path: Path, cleaned: str,
+) -> None:
     out = tmp_path / "out"
     summary, seen = run([corpus], out)
     assert files_under(out) == ["export.csv", "feed.jsonl", "wire/a.txt"]
@@ -122,7 +124,8 @@ def test_html_goes_through_the_html_segmenter(tmp_path: Path, monkeypatch: pytes
 def test_stdout_for_a_single_input(tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes], cleaned: str) -> None:
     feed = jsonl(tmp_path / "feed.jsonl", [{"text": ARTICLE, "k": "v"}])
     summary, _ = run([feed], None)
-    assert capsysbinary.readouterr().out == (json.dumps({"text": cleaned, "k": "v"}, ensure_ascii=False) + "\n").encode()
+    expected = json.dumps({"text": cleaned, "k": "v"}, ensure_ascii=False) + "\n"
+    assert capsysbinary.readouterr().out == expected.encode()
     assert summary.clean
 
 

@@ -65,7 +65,8 @@ def test_rejects_go_to_stderr_one_line_each_and_exit_1(tmp_path: Path) -> None:
     result = cli("clean", feed, "-q")
     assert result.exit_code == 1 and len(result.stdout.splitlines()) == 1
     assert result.stderr.splitlines() == [
-        f"cleaner: rejected {feed}:2: malformed JSON line (Expecting property name enclosed in double quotes at column 2)",
+        f"cleaner: rejected {feed}:2: malformed JSON line "
+        "(Expecting property name enclosed in double quotes at column 2)",
         f"cleaner: rejected {feed}:3: missing field 'text'",
     ]
 
@@ -82,7 +83,8 @@ def test_folder_to_output_folder_with_rejects_and_report_files(tmp_path: Path) -
     assert sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()) == ["sub/a.txt"]
     assert [json.loads(x)["kind"] for x in rejects.read_text().splitlines()] == ["oversized", "empty"]
     summary = json.loads(report.read_text())
-    assert (summary["articles"], summary["rejected"], summary["rejected_by_kind"]) == (1, 2, {"empty": 1, "oversized": 1})
+    counts = (summary["articles"], summary["rejected"], summary["rejected_by_kind"])
+    assert counts == (1, 2, {"empty": 1, "oversized": 1})
     assert "rejected 2: empty 1, oversized 1 (listed in" in result.stderr
 
 

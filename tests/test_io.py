@@ -217,7 +217,8 @@ def test_jsonl_text_field_option(tmp_path: Path) -> None:
 
 
 def test_jsonl_oversized_line_is_rejected_and_reading_goes_on(tmp_path: Path) -> None:
-    path = write_jsonl(tmp_path / "feed.jsonl", [{"text": "a" * 500}, {"text": "short"}, {"text": "b" * 70000}, {"text": "end"}])
+    rows: list[str | dict] = [{"text": "a" * 500}, {"text": "short"}, {"text": "b" * 70000}, {"text": "end"}]
+    path = write_jsonl(tmp_path / "feed.jsonl", rows)
     items = read(path, max_record_bytes=200)
     assert [r.text for r in records(items)] == ["short", "end"]
     assert [(r.location.rsplit(":", 1)[1], r.kind) for r in rejects(items)] == [("1", "oversized"), ("3", "oversized")]
