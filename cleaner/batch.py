@@ -302,8 +302,11 @@ class _RejectLog:
                     self.previous.setdefault(json.loads(line)["source"], []).append(line)
                 except (ValueError, KeyError, TypeError):
                     continue  # not one of ours: not carried over
-        self._atomic = atomic_path(self.path)
-        self.file = open(self._atomic.__enter__(), "w", encoding="utf-8")
+        try:
+            self._atomic = atomic_path(self.path)
+            self.file = open(self._atomic.__enter__(), "w", encoding="utf-8")
+        except OSError as exc:
+            raise BatchError(f"cannot write rejects file {self.path}: {exc.strerror or exc}") from None
         return self
 
     def add(self, reject: Reject) -> None:

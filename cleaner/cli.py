@@ -176,8 +176,11 @@ def clean_command(report: str | None, **options: object) -> None:
     finally:
         signal.signal(signal.SIGTERM, previous)
     if report:
-        with atomic_path(Path(report)) as tmp:
-            tmp.write_text(json.dumps(summary.to_dict(), indent=1) + "\n", "utf-8")
+        try:
+            with atomic_path(Path(report)) as tmp:
+                tmp.write_text(json.dumps(summary.to_dict(), indent=1) + "\n", "utf-8")
+        except OSError as exc:
+            raise BatchError(f"cannot write report {report}: {exc.strerror or exc}") from None
     if not options["quiet"]:
         click.echo(format_summary(summary, options["rejects"]), err=True)  # type: ignore[arg-type]
     if summary.interrupted:

@@ -134,6 +134,15 @@ def test_unwritable_output_exits_2_with_one_line(tmp_path: Path) -> None:
     assert [p.name for p in out.iterdir()] == ["a.txt"]  # and no temporary file left
 
 
+@pytest.mark.parametrize("option", ["--rejects", "--report"])
+def test_unwritable_rejects_or_report_file_exits_2_with_one_line(tmp_path: Path, option: str) -> None:
+    blocker = tmp_path / "taken"
+    blocker.write_text("a file, so nothing can be created under it")
+    result = cli("clean", article_file(tmp_path), "-q", option, blocker / "x.json")
+    assert result.exit_code == 2 and len(result.stderr.splitlines()) == 1
+    assert result.stderr.startswith("cleaner: error: cannot write ") and "Traceback" not in result.stderr
+
+
 def test_batch_config_maps_every_option() -> None:
     config = batch_config(
         inputs=("a.jsonl",), output="out", input_format="jsonl", text_field="body", text_column="col",
