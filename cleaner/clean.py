@@ -11,9 +11,10 @@ import threading
 from dataclasses import dataclass, field, replace
 from itertools import islice
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping, Sequence
+from typing import Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.pipeline import Pipeline
 
 from cleaner.features import rows_for_articles
@@ -84,14 +85,18 @@ def _judge(probs: np.ndarray, classes: Sequence[str], threshold: float, keep_boi
     return label, score, keep_boilerplate and label == "boilerplate"
 
 
+RoundObserver = Callable[[np.ndarray, sp.csr_matrix], None]
+
+
 def decide(
     pipeline: Pipeline, articles: Sequence[Sequence[Paragraph]], threshold: float,
-    keep_boilerplate: bool = False,
+    keep_boilerplate: bool = False, observe: RoundObserver | None = None,
 ) -> list[list[Verdict]]:
     """A verdict for every paragraph of every article, iterated to a fixed point (see module doc).
 
     All articles still changing are scored in one classifier call per round, which is what makes
-    batches fast.
+    batches fast. ``observe``, if given, sees each round's feature matrix with the flat indices of its
+    rows' paragraphs (``cleaner explain`` uses it to say what drove each decision).
     """
     classes = list(pipeline.classes_)
     featurizer = pipeline.named_steps["features"]
@@ -105,7 +110,10 @@ def decide(
     while pending:
         index = np.asarray([starts[i] + j for i in pending for j in active[i]], dtype=np.int64)
         rows = rows_for_articles([[articles[i][j] for j in active[i]] for i in pending])
-        proba = classifier.predict_proba(featurizer.assemble(own.take(index), rows))
+        X = featurizer.assemble(own.take(index), rows)
+        if observe is not None:
+            observe(index, X)
+        proba = classifier.predict_proba(X)
         still_changing = []
         offset = 0
         for i in pending:
@@ -146,12 +154,13 @@ class Cleaner:
         return self.config.threshold if self.config.threshold is not None else self.info.threshold
 
     def analyze_paragraphs(
-        self, articles: Sequence[tuple[Sequence[Paragraph], Mapping[str, str]]]
+        self, articles: Sequence[tuple[Sequence[Paragraph], Mapping[str, str]]],
+        observe: RoundObserver | None = None,
     ) -> list[CleanResult]:
         """Decide on already segmented articles (the HTML path and the evaluator use this)."""
         verdicts = decide(
             self.pipeline, [paragraphs for paragraphs, _ in articles], self.threshold,
-            self.config.keep_boilerplate,
+            self.config.keep_boilerplate, observe,
         )
         return [
             CleanResult(

@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import json
+import shutil
+import signal
 import sys
+import textwrap
+from collections import Counter
 from pathlib import Path
 
 import click
 
 from cleaner import __version__
+from cleaner.batch import BatchConfig, BatchError, BatchUsageError, Summary, run_batch
 from cleaner.clean import Cleaner, CleanerConfig
+from cleaner.explain import Explanation, explain, explain_text
 from cleaner.fixtures import FixtureError
 from cleaner.gate import GateError
+import cleaner.io as cio
+from cleaner.io import (
+    DEFAULT_INCLUDE, FORMATS, MAX_RECORD_BYTES_DEFAULT, ReadOptions, Record, Reject, atomic_path, find_sources,
+    read_source,
+)
 from cleaner.model import ModelError
 
 
@@ -21,7 +32,7 @@ class _CleanerGroup(click.Group):
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
-        except (ModelError, FixtureError, GateError) as exc:
+        except (ModelError, FixtureError, GateError, BatchError) as exc:
             click.echo(f"cleaner: error: {exc}", err=True)
             sys.exit(2)
 
@@ -36,20 +47,227 @@ def _load_cleaner(model: str | None, threshold: float | None, keep_boilerplate: 
     return Cleaner.load(model, CleanerConfig(threshold=threshold, keep_boilerplate=keep_boilerplate))
 
 
+class ByteSize(click.ParamType):
+    """A size in bytes: ``5000000``, ``500k``, ``5M`` or ``1G`` (powers of 1000, as disks count)."""
+
+    name = "size"
+    _UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9, "gb": 10**9}
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        text = str(value).strip().lower()
+        number = text.rstrip("kmgb")
+        try:
+            size = int(float(number) * self._UNITS[text[len(number):]])
+        except (ValueError, KeyError):
+            self.fail(f"{value!r} is not a size such as 5000000, 500k or 5M", param, ctx)
+        if size < 1:
+            self.fail(f"{value!r} must be at least one byte", param, ctx)
+        return size
+
+
+def batch_config(
+    inputs: tuple[str, ...], output: str | None, input_format: str | None, text_field: str, text_column: str,
+    include: tuple[str, ...], encoding: str | None, max_record_size: int, annotate: bool, jobs: int,
+    batch_size: int, rejects: str | None, resume: bool, quiet: bool, model: str | None,
+    threshold: float | None, keep_boilerplate: bool,
+) -> BatchConfig:
+    """Map the ``clean`` command's options onto one :class:`BatchConfig` (the only place that does)."""
+    try:
+        return BatchConfig(
+            inputs=inputs or ("-",),
+            output_dir=Path(output) if output else None,
+            read=ReadOptions(
+                format=input_format, text_field=text_field, text_column=text_column, encoding=encoding,
+                max_record_bytes=max_record_size, include=include or DEFAULT_INCLUDE,
+            ),
+            cleaner=CleanerConfig(threshold=threshold, keep_boilerplate=keep_boilerplate, batch_size=batch_size),
+            model=model, annotate=annotate, jobs=jobs, rejects=Path(rejects) if rejects else None,
+            resume=resume, progress=not quiet,
+        )
+    except LookupError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--encoding'") from None
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # a kill ends the run the way Ctrl-C does: no temporary file left behind
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+def format_summary(summary: Summary, rejects: str | None) -> str:
+    """The end-of-run summary, a few readable lines."""
+    skipped = f", {summary.files_skipped:,} skipped as complete" if summary.files_skipped else ""
+    removed = ", ".join(f"{label} {n:,}" for label, n in summary.removed.items()) or "none"
+    lines = [
+        f"cleaned {_count(summary.articles, 'article')} from {_count(summary.files, 'file')}{skipped} "
+        f"in {summary.seconds:.1f} s ({summary.articles_per_second:,.0f} articles/s, "
+        f"{summary.jobs} process{'' if summary.jobs == 1 else 'es'})",
+        f"paragraphs {summary.paragraphs:,}; removed: {removed}",
+    ]
+    if summary.rejected or summary.rejects_carried_over:
+        kinds = ", ".join(f"{kind} {n:,}" for kind, n in summary.rejected_by_kind.items())
+        carried = f"; {summary.rejects_carried_over:,} from the resumed part" if summary.rejects_carried_over else ""
+        where = f" (listed in {rejects})" if rejects else ""
+        lines.append(f"rejected {summary.rejected:,}" + (f": {kinds}" if kinds else "") + carried + where)
+    else:
+        lines.append("rejected 0")
+    return "\n".join(lines)
+
+
 @main.command("clean")
-@click.argument("input_file", type=click.File("r", encoding="utf-8"), default="-")
+@click.argument("inputs", nargs=-1, type=click.Path(exists=True, allow_dash=True))
+@click.option("-o", "--output", type=click.Path(file_okay=False),
+              help="Write outputs into this folder, mirroring the inputs (default: stdout, one input only).")
+@click.option("--format", "input_format", type=click.Choice(FORMATS),
+              help="Input format, instead of guessing it from each file's extension.")
+@click.option("--text-field", default="text", show_default=True, help="JSON field holding the article.")
+@click.option("--text-column", default="text", show_default=True, help="CSV/TSV/Parquet column holding the article.")
+@click.option("--include", multiple=True, metavar="GLOB",
+              help="Files to take from folders (repeatable; default: every supported extension, .gz too).")
+@click.option("--encoding", help="Encoding of input that is not UTF-8 (default: detected).")
+@click.option("--max-record-size", type=ByteSize(), default=f"{MAX_RECORD_BYTES_DEFAULT // 10**6}M", show_default=True,
+              help="Reject records larger than this (e.g. 500k, 5M).")
+@click.option("--annotate", is_flag=True,
+              help="Add the removed paragraphs (label, score) and the metadata to each output record.")
+@click.option("-j", "--jobs", default=-1, show_default=True, help="Worker processes (-1: all cores).")
+@click.option("--batch-size", default=512, show_default=True, type=click.IntRange(min=1),
+              help="Articles per classifier call (and per worker task).")
+@click.option("--rejects", type=click.Path(dir_okay=False),
+              help="Write rejected records (location, reason) to this JSON-lines file instead of stderr.")
+@click.option("--report", type=click.Path(dir_okay=False), help="Write the summary to this JSON file.")
+@click.option("--resume", is_flag=True, help="Skip inputs whose output already exists (needs -o).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
 @click.option("--model", type=click.Path(dir_okay=False), help="Model file (default: the shipped model).")
 @click.option("--threshold", type=click.FloatRange(0, 1, min_open=True, max_open=True),
               help="Drop a paragraph when P(promo or boilerplate) >= this (default: the model's).")
 @click.option("--keep-boilerplate", is_flag=True, help="Drop promo only; keep credits, disclaimers, bios.")
-def clean_command(input_file: click.utils.LazyFile, model: str | None, threshold: float | None,
-                  keep_boilerplate: bool) -> None:
-    """Clean one plain-text article and print the body.
+def clean_command(report: str | None, **options: object) -> None:
+    """Clean articles: one input to standard output, or files and folders into -o DIR.
 
-    Example: cleaner clean article.txt > article.clean.txt
+    \b
+    Examples:
+      cleaner clean article.txt > article.clean.txt
+      cleaner clean feed.jsonl.gz --text-field body -o clean/ --rejects rejects.jsonl
+      cleaner clean corpus/ -o clean/ -j 4 --annotate --report summary.json
+      cat feed.jsonl | cleaner clean - --format jsonl > feed.clean.jsonl
+
+    Formats come from the extension or --format: .txt, .html/.htm, .jsonl, .json, .csv, .tsv, .parquet,
+    each optionally gzipped. Records keep their other fields; the article is replaced by its cleaned text.
+    Every record is either written or rejected with its location and a reason.
+
+    Exit status: 0 all cleaned, 1 something was rejected, 2 usage or model error, 130 interrupted.
     """
+    config = batch_config(**options)  # type: ignore[arg-type]
+
+    def echo_reject(reject: Reject) -> None:
+        click.echo(f"cleaner: rejected {reject.location}: {reject.reason}", err=True)
+
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        summary = run_batch(config, on_reject=echo_reject)
+    except BatchUsageError as exc:
+        raise click.UsageError(str(exc)) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if report:
+        try:
+            with atomic_path(Path(report)) as tmp:
+                tmp.write_text(json.dumps(summary.to_dict(), indent=1) + "\n", "utf-8")
+        except OSError as exc:
+            raise BatchError(f"cannot write report {report}: {exc.strerror or exc}") from None
+    if not options["quiet"]:
+        click.echo(format_summary(summary, options["rejects"]), err=True)  # type: ignore[arg-type]
+    if summary.interrupted:
+        click.echo(
+            f"cleaner: interrupted after {summary.files:,} complete files; run again with --resume to finish",
+            err=True,
+        )
+        sys.exit(130)
+    sys.exit(0 if summary.clean else 1)
+
+
+def format_explanation(explanation: Explanation, location: str, full: bool = False, width: int = 100) -> str:
+    """An explanation as a table: one row per paragraph, its drivers below it."""
+    colours = {"body": "green", "promo": "red", "boilerplate": "yellow"}
+    meta = "".join(f" · {k}={v}" for k, v in explanation.metadata.items())
+    lines = [click.style(f"{location} · threshold {explanation.threshold:.2f}{meta}", bold=True)]
+    lines.append(f"{'#':>4}  {'decision':<17} {'score':>5}  paragraph")
+    indent = " " * 31
+    text_width = max(width - len(indent), 20)
+    for p in explanation.paragraphs:
+        decision = click.style(
+            f"{'keep' if p.kept else 'DROP':<5} {p.label:<11}", fg=colours.get(p.label), bold=not p.kept
+        )
+        if full:
+            body = textwrap.fill(p.text, text_width, subsequent_indent=indent)
+        else:
+            first = " ".join(p.text.split())
+            body = first if len(first) <= text_width else first[: text_width - 1] + "…"
+        lines.append(f"{p.index:>4}  {decision} {p.score:>5.2f}  {body}")
+        drivers = "  ".join(
+            click.style(f"{d.weight:+.2f}", fg="red" if d.weight > 0 else "green") + f" {d.feature}" for d in p.drivers
+        )
+        if drivers:
+            lines.append(indent + drivers)
+    kept = sum(p.kept for p in explanation.paragraphs)
+    removed = Counter(p.label for p in explanation.paragraphs if not p.kept)
+    what = ", ".join(f"{label} {n}" for label, n in sorted(removed.items())) or "nothing"
+    lines.append(f"kept {kept} of {len(explanation.paragraphs)} paragraphs; removed: {what}")
+    return "\n".join(lines)
+
+
+@main.command("explain")
+@click.argument("input_file", type=click.Path(exists=True, dir_okay=False, allow_dash=True), default="-")
+@click.option("--format", "input_format", type=click.Choice(FORMATS),
+              help="Input format (default: from the extension).")
+@click.option("--text-field", default="text", show_default=True, help="JSON field holding the article.")
+@click.option("--text-column", default="text", show_default=True, help="CSV/TSV/Parquet column holding the article.")
+@click.option("--encoding", help="Encoding of input that is not UTF-8 (default: detected).")
+@click.option("--top", default=3, show_default=True, type=click.IntRange(min=0), help="Drivers shown per paragraph.")
+@click.option("--full", is_flag=True, help="Show whole paragraphs, wrapped, instead of one line each.")
+@click.option("--color/--no-color", default=None, help="Colour (default: when writing to a terminal).")
+@click.option("--model", type=click.Path(dir_okay=False), help="Model file (default: the shipped model).")
+@click.option("--threshold", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+              help="Drop a paragraph when P(promo or boilerplate) >= this (default: the model's).")
+@click.option("--keep-boilerplate", is_flag=True, help="Drop promo only; keep credits, disclaimers, bios.")
+def explain_command(input_file: str, input_format: str | None, text_field: str, text_column: str,
+                    encoding: str | None, top: int, full: bool, color: bool | None, model: str | None,
+                    threshold: float | None, keep_boilerplate: bool) -> None:
+    """Show every paragraph with its label, score and the features that drove the decision.
+
+    Positive weights push toward removal, negative toward keeping. A file of many records (JSON lines,
+    CSV, ...) is explained record by record.
+
+    Example: cleaner explain article.txt
+    """
+    try:
+        options = ReadOptions(format=input_format, text_field=text_field, text_column=text_column, encoding=encoding)
+    except LookupError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--encoding'") from None
     cleaner = _load_cleaner(model, threshold, keep_boilerplate)
-    click.echo(cleaner.clean(input_file.read()))
+    width = shutil.get_terminal_size((100, 24)).columns
+    status = 0
+    for source in find_sources([input_file], options):
+        for item in read_source(source, options):
+            if isinstance(item, Reject):
+                click.echo(f"cleaner: rejected {item.location}: {item.reason}", err=True)
+                status = 1
+            elif isinstance(item, Record):
+                if item.markup == "html":
+                    segment = cio.html_segmenter()
+                    assert segment is not None  # the reader rejects HTML while there is no segmenter
+                    paragraphs, metadata = segment(item.text)
+                    explanation = explain(cleaner, paragraphs, metadata, top)
+                else:
+                    explanation = explain_text(cleaner, item.text, top)
+                click.echo(format_explanation(explanation, item.location, full, width), color=color)
+    sys.exit(status)
 
 
 @main.command("train")
