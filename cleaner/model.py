@@ -101,9 +101,12 @@ class NeighbourSmoothedClassifier(ClassifierMixin, BaseEstimator):
             max_iter=self.boost_iterations, learning_rate=self.learning_rate, l2_regularization=1.0,
             early_stopping=False, random_state=self.random_state,
         )
-        self.second_ = CalibratedClassifierCV(
-            boosting, method="sigmoid", cv=self.calibration_folds, ensemble=False
-        ).fit(self._second_inputs(X, first_scores), y)
+        # One OpenMP thread here too: with two, the trees slow down many times over as soon as the
+        # other core is busy (parallel folds, -j workers, any other process).
+        with _openmp().limit(limits=1, user_api="openmp"):
+            self.second_ = CalibratedClassifierCV(
+                boosting, method="sigmoid", cv=self.calibration_folds, ensemble=False
+            ).fit(self._second_inputs(X, first_scores), y)
         return self
 
     def _second_inputs(self, X: sp.csr_matrix, scores: np.ndarray) -> np.ndarray:
@@ -133,9 +136,8 @@ class NeighbourSmoothedClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "second_")
         X = sp.csr_matrix(X)
         inputs = self._second_inputs(X, self.first_.predict_proba(X))
-        # One OpenMP thread: the trees' per-call thread start-up costs far more than scoring a batch
-        # (measured about 10x slower with two threads on the 2-core machine), and -j N processes
-        # already use the cores.
+        # One OpenMP thread: with two, scoring a batch ran about 10x slower on the 2-core machine
+        # whenever the other core was busy, and -j N processes already use the cores.
         with _openmp().limit(limits=1, user_api="openmp"):
             return self.second_.predict_proba(inputs)
 
