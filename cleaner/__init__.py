@@ -1,9 +1,12 @@
 """cleaner: strip promo and boilerplate paragraphs out of news articles, keep the news body.
 
     >>> from cleaner import Cleaner
-    >>> cleaner = Cleaner.load()                      # the shipped model
-    >>> cleaner.clean("Stocks rose on Monday.\\n\\nSee Also: Five Stocks To Buy Now")
-    'Stocks rose on Monday.'
+    >>> cleaner = Cleaner.load()  # the shipped model
+    >>> cleaner.clean(
+    ...     "Stocks rose on Monday after the central bank signalled it would hold rates steady.\\n\\n"
+    ...     "See Also: Five Stocks To Buy Now Before The Rally Ends"
+    ... )
+    'Stocks rose on Monday after the central bank signalled it would hold rates steady.'
 """
 
 __version__ = "0.1.0"
