@@ -30,7 +30,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Sequence
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_ENV = "CLEANER_BENCHMARK_DATA"

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import cleaner
-from cleaner import Cleaner, CleanerConfig, clean
+from cleaner import CleanerConfig, clean
 from cleaner.segment import segment_text
 
 
