@@ -34,11 +34,12 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 from cleaner.segment import Paragraph
 
 if TYPE_CHECKING:
-    from cleaner.clean import Cleaner, CleanResult
+    from cleaner.clean import Cleaner, CleanResult, RoundObserver
 
 __all__ = [
     "HTML_THRESHOLD", "HtmlSegmentation", "decode_html", "segment_html", "html_to_paragraphs",
-    "html_cleaner", "analyze_segmentations", "analyze_html", "analyze_html_batch", "label_of",
+    "html_cleaner", "PageDecision", "decide_segmentations", "analyze_segmentations", "analyze_html",
+    "analyze_html_batch", "label_of",
 ]
 
 LOGGER = logging.getLogger(__name__)
@@ -615,12 +616,15 @@ def html_to_paragraphs(html: str | bytes) -> tuple[tuple[Paragraph, ...], dict[s
     return segmentation.paragraphs, segmentation.metadata
 
 
-def _extractor_wins(result: "CleanResult") -> "CleanResult":
-    """Keep every paragraph when the classifier would remove most of what extraction kept."""
+def _removes_most(result: "CleanResult") -> bool:
+    """Whether the classifier would remove more than :data:`MAX_REMOVED_SHARE` of the page's characters."""
     total = sum(len(p.text) for p in result.paragraphs)
     removed = sum(len(p.text) for p in result.paragraphs if not p.kept)
-    if not total or removed <= MAX_REMOVED_SHARE * total:
-        return result
+    return bool(total) and removed > MAX_REMOVED_SHARE * total
+
+
+def _kept_whole(result: "CleanResult") -> "CleanResult":
+    """Every paragraph kept; labels and scores still say what the classifier thought."""
     return replace(result, paragraphs=tuple(replace(p, kept=True) for p in result.paragraphs))
 
 
@@ -630,21 +634,43 @@ def html_cleaner(cleaner: "Cleaner") -> "Cleaner":
     return cleaner if cleaner.config.threshold is not None else cleaner.with_config(threshold=HTML_THRESHOLD)
 
 
-def analyze_segmentations(
-    cleaner: "Cleaner", segmentations: Sequence[HtmlSegmentation]
-) -> list["CleanResult"]:
-    """Decide on already segmented pages, in one classifier call per round.
+@dataclass(frozen=True)
+class PageDecision:
+    """The HTML path's decisions on one page: ``result`` as :func:`analyze_html` returns it, the
+    ``threshold`` it was decided at, and ``kept_whole`` when the extractor won (see
+    :func:`decide_segmentations`), so that ``cleaner explain`` can say which rule took the decision."""
+
+    result: "CleanResult"
+    threshold: float
+    kept_whole: bool
+
+
+def decide_segmentations(
+    cleaner: "Cleaner", segmentations: Sequence[HtmlSegmentation], observe: "RoundObserver | None" = None,
+) -> list[PageDecision]:
+    """Decide on already segmented pages, in one classifier call per round; the one place the HTML
+    path's rules are applied.
 
     Two rules differ from plain text, both because extraction has already done part of the job: the
     default threshold is :data:`HTML_THRESHOLD` (see :func:`html_cleaner`), and on a page where the
     classifier would remove more than :data:`MAX_REMOVED_SHARE` of what trafilatura extracted, every
-    paragraph is kept (their labels and scores still say what the classifier thought).
+    paragraph is kept (their labels and scores still say what the classifier thought). ``observe`` sees
+    each round's features, as in ``Cleaner.analyze_paragraphs``.
     """
-    results = html_cleaner(cleaner).analyze_paragraphs([(s.paragraphs, s.metadata) for s in segmentations])
-    return [
-        _extractor_wins(result) if segmentation.extractor == "trafilatura" else result
-        for segmentation, result in zip(segmentations, results)
-    ]
+    deciding = html_cleaner(cleaner)
+    results = deciding.analyze_paragraphs([(s.paragraphs, s.metadata) for s in segmentations], observe)
+    decisions = []
+    for segmentation, result in zip(segmentations, results):
+        whole = segmentation.extractor == "trafilatura" and _removes_most(result)
+        decisions.append(PageDecision(_kept_whole(result) if whole else result, deciding.threshold, whole))
+    return decisions
+
+
+def analyze_segmentations(
+    cleaner: "Cleaner", segmentations: Sequence[HtmlSegmentation]
+) -> list["CleanResult"]:
+    """Every paragraph of already segmented pages with its decision, by :func:`decide_segmentations`."""
+    return [decision.result for decision in decide_segmentations(cleaner, segmentations)]
 
 
 def analyze_html_batch(cleaner: "Cleaner", pages: Iterable[str | bytes]) -> list["CleanResult"]:

@@ -4,6 +4,7 @@ and a small model trained on a slice of the fixtures."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Sequence
 
 import pytest
 
@@ -28,6 +29,46 @@ ARTICLE = (
 PROMO = "See Also: Five Dividend Stocks Wall Street Analysts Love Heading Into 2025"
 
 USER_EXAMPLE = EXAMPLES / f"{EXAMPLE_ID}.txt"
+
+# ARTICLE as a web page. The promo is an in-body ``<p>See Also: <a>...</a></p>``, which main-content
+# extraction keeps: only the classifier can take it out.
+HEADLINE = "Harbor Lane Foods raises its forecast"
+BODY = [p for p in ARTICLE.removeprefix("date 2024-10-24 ").split("\n\n") if p != PROMO]
+PROMO_HTML = f'<p>See Also: <a href="/five-dividend-stocks">{PROMO.removeprefix("See Also: ")}</a></p>'
+# Promo a page might carry in its body, all of it well above any threshold on its own.
+MORE_PROMO_HTML = [
+    "<p>Sign up for our free morning newsletter and get the day's top stories delivered to your inbox every "
+    "morning.</p>",
+    '<p>Read more: <a href="/ferry">Ferry timetable changes as the bridge reopens next week</a></p>',
+    "<p>Subscribe today and save 50% on your first year of unlimited digital access. Cancel anytime.</p>",
+    "<p>Follow us on Facebook, Twitter and Instagram for the latest news and updates from the city.</p>",
+    '<p>Don\'t miss: <a href="/getaways">The ten best weekend getaways within two hours of the city</a></p>',
+]
+
+
+def html_page(blocks: Sequence[str]) -> str:
+    """A news page: site navigation, headline, ``blocks`` (one HTML element each) as the story, footer."""
+    story = "\n".join(blocks)
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{HEADLINE} | Example Business News</title></head>
+<body>
+<nav class="site-nav"><a href="/">Home</a> <a href="/markets">Markets</a> <a href="/tech">Tech</a></nav>
+<article>
+<h1>{HEADLINE}</h1>
+<div class="story-body">
+{story}
+</div>
+</article>
+<footer><p>&copy; 2025 Example Business News</p></footer>
+</body></html>"""
+
+
+PAGE = html_page([f"<p>{p}</p>" for p in BODY[:2]] + [PROMO_HTML] + [f"<p>{p}</p>" for p in BODY[2:]])
+# A closing line the model finds promo-like, but below the HTML path's stricter threshold.
+MILD_PROMO = "Read the full earnings report on the company's website."
+MILD_PROMO_PAGE = html_page([f"<p>{p}</p>" for p in BODY] + [f"<p>{MILD_PROMO}</p>"])
+# One paragraph of story and a page of promo: the classifier would remove most of what was extracted.
+MOSTLY_PROMO_PAGE = html_page([f"<p>{BODY[0]}</p>", PROMO_HTML, *MORE_PROMO_HTML])
 
 
 @pytest.fixture(scope="session")

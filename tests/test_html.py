@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import doctest
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,9 +14,10 @@ import cleaner.html as html_module
 from cleaner import Cleaner, CleanResult, Paragraph, ParagraphResult
 from cleaner.fixtures import FixtureError, load_fixtures, parse_html_fixture
 from cleaner.html import (
-    HTML_THRESHOLD, MAX_REMOVED_SHARE, analyze_html, analyze_html_batch, decode_html, html_cleaner,
-    html_to_paragraphs, segment_html,
+    HTML_THRESHOLD, MAX_REMOVED_SHARE, analyze_html, analyze_html_batch, analyze_segmentations, decide_segmentations,
+    decode_html, html_cleaner, html_to_paragraphs, segment_html,
 )
+from tests.conftest import MOSTLY_PROMO_PAGE
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 HTML_FIXTURES = sorted((FIXTURES / "html").rglob("*.html"))
@@ -387,14 +389,28 @@ def _result(kept: list[bool], lengths: list[int]) -> CleanResult:
 
 
 def test_the_extractor_wins_when_the_classifier_would_remove_most_of_the_page():
-    from cleaner.html import _extractor_wins
+    from cleaner.html import _kept_whole, _removes_most
 
     mostly = _result([False, True], [80, 20])
-    restored = _extractor_wins(mostly)
+    assert _removes_most(mostly)
+    restored = _kept_whole(mostly)
     assert all(p.kept for p in restored.paragraphs)
     assert [p.label for p in restored.paragraphs] == ["promo", "body"]  # what the classifier thought stays
     some = _result([False, True], [int(100 * MAX_REMOVED_SHARE) - 1, 100 - int(100 * MAX_REMOVED_SHARE) + 1])
-    assert _extractor_wins(some) == some
+    assert not _removes_most(some) and not _removes_most(_result([], []))
+
+
+def test_decisions_say_when_the_extractor_won_and_only_trafilatura_wins(shipped):
+    promo = segment_html(MOSTLY_PROMO_PAGE)
+    assert promo.extractor == "trafilatura"
+    fallback = replace(promo, extractor="fallback")  # no extractor to defer to: the classifier decides
+    story = segment_html(FULL_PAGE)
+    whole, unguarded, ordinary = decide_segmentations(shipped, [promo, fallback, story])
+    assert whole.kept_whole and all(p.kept for p in whole.result.paragraphs)
+    assert not unguarded.kept_whole and not all(p.kept for p in unguarded.result.paragraphs)
+    assert [p.label for p in unguarded.result.paragraphs] == [p.label for p in whole.result.paragraphs]
+    assert not ordinary.kept_whole and {d.threshold for d in (whole, unguarded, ordinary)} == {HTML_THRESHOLD}
+    assert [d.result for d in (whole, ordinary)] == analyze_segmentations(shipped, [promo, story])
 
 
 # ---------------------------------------------------------------------------------------------------
