@@ -1,9 +1,10 @@
 """Batch: clean many inputs on all cores, write every output in input order, lose nothing.
 
 The inputs are read as one stream of records (``cleaner.io``), cut into chunks; each chunk is cleaned by
-one ``Cleaner.analyze_batch`` call in a joblib worker that loads the model once, while the main process
-writes the results back in input order and keeps the counts. Memory is bounded by the chunks in flight,
-not by the size of the input. Every record ends up in an output or among the rejects, so the counts add
+one ``Cleaner.analyze_batch`` call (web pages: one ``cleaner.html.analyze_html_batch`` call, which applies
+the HTML path's own rules) in a joblib worker that loads the model once, while the main process writes
+the results back in input order and keeps the counts. Memory is bounded by the chunks in flight, not by
+the size of the input. Every record ends up in an output or among the rejects, so the counts add
 up. Outputs appear only complete (atomic rename), which is what lets ``resume`` skip an input whose
 output exists. Hands on a :class:`Summary`.
 """
@@ -23,8 +24,8 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 from joblib import Parallel, delayed, effective_n_jobs
 from tqdm import tqdm
 
-import cleaner.io as cio
 from cleaner.clean import Cleaner, CleanerConfig, ParagraphResult
+from cleaner.html import analyze_html_batch
 from cleaner.io import (
     Header, Output, ReadOptions, Record, Reject, Source, atomic_path, find_sources, open_output, output_relative,
     read_source,
@@ -139,17 +140,15 @@ def cleaner_for(model: str | None, config: CleanerConfig) -> Cleaner:
 
 
 def _analyze(cleaner: Cleaner, payload: Sequence[tuple[str, str]]) -> list[Outcome]:
+    """Decide on a chunk: plain text as ``Cleaner.analyze`` does, pages as ``Cleaner.analyze_html`` does."""
     results: list[Any] = [None] * len(payload)
     plain = [i for i, (markup, _) in enumerate(payload) if markup == "text"]
     html = [i for i, (markup, _) in enumerate(payload) if markup == "html"]
     if plain:
         for i, result in zip(plain, cleaner.analyze_batch([payload[i][1] for i in plain])):
             results[i] = result
-    if html:
-        segment = cio.html_segmenter()
-        if segment is None:
-            raise RuntimeError("HTML input is not supported yet")
-        for i, result in zip(html, cleaner.analyze_paragraphs([segment(payload[i][1]) for i in html])):
+    if html:  # the HTML path's own rules (threshold, extractor wins) apply, as in Cleaner.analyze_html
+        for i, result in zip(html, analyze_html_batch(cleaner, [payload[i][1] for i in html])):
             results[i] = result
     return [Outcome(r.text, dict(r.metadata), r.removed, len(r.paragraphs)) for r in results]
 

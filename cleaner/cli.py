@@ -15,10 +15,10 @@ import click
 from cleaner import __version__
 from cleaner.batch import BatchConfig, BatchError, BatchUsageError, Summary, run_batch
 from cleaner.clean import Cleaner, CleanerConfig
-from cleaner.explain import Explanation, explain, explain_text
+from cleaner.explain import Explanation, explain_html, explain_text
 from cleaner.fixtures import FixtureError
 from cleaner.gate import GateError
-import cleaner.io as cio
+from cleaner.html import HTML_THRESHOLD, MAX_REMOVED_SHARE
 from cleaner.io import (
     DEFAULT_INCLUDE, FORMATS, MAX_RECORD_BYTES_DEFAULT, ReadOptions, Record, Reject, atomic_path, find_sources,
     read_source,
@@ -41,6 +41,11 @@ class _CleanerGroup(click.Group):
 @click.version_option(__version__, prog_name="cleaner")
 def main() -> None:
     """Strip promo and boilerplate paragraphs out of news articles, keep the news body."""
+
+
+_THRESHOLD_HELP = (
+    f"Drop a paragraph when P(promo or boilerplate) >= this (default: the model's; {HTML_THRESHOLD} for web pages)."
+)
 
 
 def _load_cleaner(model: str | None, threshold: float | None, keep_boilerplate: bool) -> Cleaner:
@@ -145,7 +150,7 @@ def format_summary(summary: Summary, rejects: str | None) -> str:
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
 @click.option("--model", type=click.Path(dir_okay=False), help="Model file (default: the shipped model).")
 @click.option("--threshold", type=click.FloatRange(0, 1, min_open=True, max_open=True),
-              help="Drop a paragraph when P(promo or boilerplate) >= this (default: the model's).")
+              help=_THRESHOLD_HELP)
 @click.option("--keep-boilerplate", is_flag=True, help="Drop promo only; keep credits, disclaimers, bios.")
 def clean_command(report: str | None, **options: object) -> None:
     """Clean articles: one input to standard output, or files and folders into -o DIR.
@@ -192,11 +197,19 @@ def clean_command(report: str | None, **options: object) -> None:
     sys.exit(0 if summary.clean else 1)
 
 
+_KEPT_WHOLE = (
+    f"page kept whole: the classifier would remove more than {MAX_REMOVED_SHARE:.0%} of the extracted text, "
+    "so the extractor wins; the labels and scores below are what the classifier thought"
+)
+
+
 def format_explanation(explanation: Explanation, location: str, full: bool = False, width: int = 100) -> str:
     """An explanation as a table: one row per paragraph, its drivers below it."""
     colours = {"body": "green", "promo": "red", "boilerplate": "yellow"}
     meta = "".join(f" · {k}={v}" for k, v in explanation.metadata.items())
     lines = [click.style(f"{location} · threshold {explanation.threshold:.2f}{meta}", bold=True)]
+    if explanation.kept_whole:  # HTML: say why paragraphs labelled promo are kept
+        lines.append(textwrap.fill(_KEPT_WHOLE, max(width, 40)))
     lines.append(f"{'#':>4}  {'decision':<17} {'score':>5}  paragraph")
     indent = " " * 31
     text_width = max(width - len(indent), 20)
@@ -234,7 +247,7 @@ def format_explanation(explanation: Explanation, location: str, full: bool = Fal
 @click.option("--color/--no-color", default=None, help="Colour (default: when writing to a terminal).")
 @click.option("--model", type=click.Path(dir_okay=False), help="Model file (default: the shipped model).")
 @click.option("--threshold", type=click.FloatRange(0, 1, min_open=True, max_open=True),
-              help="Drop a paragraph when P(promo or boilerplate) >= this (default: the model's).")
+              help=_THRESHOLD_HELP)
 @click.option("--keep-boilerplate", is_flag=True, help="Drop promo only; keep credits, disclaimers, bios.")
 def explain_command(input_file: str, input_format: str | None, text_field: str, text_column: str,
                     encoding: str | None, top: int, full: bool, color: bool | None, model: str | None,
@@ -242,7 +255,8 @@ def explain_command(input_file: str, input_format: str | None, text_field: str, 
     """Show every paragraph with its label, score and the features that drove the decision.
 
     Positive weights push toward removal, negative toward keeping. A file of many records (JSON lines,
-    CSV, ...) is explained record by record.
+    CSV, ...) is explained record by record. A web page (.html) is decided as the library decides it: at
+    the page threshold, and kept whole when the classifier would remove most of it.
 
     Example: cleaner explain article.txt
     """
@@ -259,13 +273,8 @@ def explain_command(input_file: str, input_format: str | None, text_field: str, 
                 click.echo(f"cleaner: rejected {item.location}: {item.reason}", err=True)
                 status = 1
             elif isinstance(item, Record):
-                if item.markup == "html":
-                    segment = cio.html_segmenter()
-                    assert segment is not None  # the reader rejects HTML while there is no segmenter
-                    paragraphs, metadata = segment(item.text)
-                    explanation = explain(cleaner, paragraphs, metadata, top)
-                else:
-                    explanation = explain_text(cleaner, item.text, top)
+                explain_record = explain_html if item.markup == "html" else explain_text
+                explanation = explain_record(cleaner, item.text, top)
                 click.echo(format_explanation(explanation, item.location, full, width), color=color)
     sys.exit(status)
 

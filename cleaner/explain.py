@@ -5,7 +5,8 @@ scored again in their new context. A paragraph is explained by the classifier in
 took part in, the round whose verdict stands. A feature's contribution is its value times its weight
 toward "removable" (promo or boilerplate, against body) in the classifier's second pass, before
 calibration: positive pushes toward removal, negative toward keeping. Labels and scores are the
-cleaner's own. Hands on an :class:`Explanation`.
+cleaner's own; a web page is decided by the HTML path's rules (``cleaner.html.decide_segmentations``),
+exactly as ``Cleaner.analyze_html`` decides it. Hands on an :class:`Explanation`.
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ from typing import Mapping, Sequence
 import numpy as np
 import scipy.sparse as sp
 
-from cleaner.clean import Cleaner
+from cleaner.clean import Cleaner, CleanResult, RoundObserver
 from cleaner.model import feature_names
 from cleaner.segment import Paragraph, segment_text
 
-__all__ = ["Driver", "ParagraphExplanation", "Explanation", "explain", "explain_text"]
+__all__ = ["Driver", "ParagraphExplanation", "Explanation", "explain", "explain_text", "explain_html"]
 
 TOP_DEFAULT = 3
 
@@ -50,6 +51,7 @@ class Explanation:
     paragraphs: tuple[ParagraphExplanation, ...]
     metadata: Mapping[str, str]
     threshold: float
+    kept_whole: bool = False  # HTML: the extractor won, every paragraph is kept whatever its label
 
 
 def _top(row: object, names: Sequence[str], top: int) -> tuple[Driver, ...]:
@@ -58,12 +60,8 @@ def _top(row: object, names: Sequence[str], top: int) -> tuple[Driver, ...]:
     return tuple(Driver(names[row.indices[i]], float(values[i])) for i in order)  # type: ignore[attr-defined]
 
 
-def explain(
-    cleaner: Cleaner, paragraphs: Sequence[Paragraph], metadata: Mapping[str, str] | None = None,
-    top: int = TOP_DEFAULT,
-) -> Explanation:
-    """Explain the cleaner's decisions on one segmented article, ``top`` drivers per paragraph."""
-    metadata = dict(metadata or {})
+def _recorder(cleaner: Cleaner, top: int) -> tuple[RoundObserver, dict[int, tuple[Driver, ...]]]:
+    """An observer for the cleaner's rounds, and the drivers it records for each paragraph."""
     classifier = cleaner.pipeline.named_steps["classify"]
     names = feature_names(cleaner.pipeline)
     drivers: dict[int, tuple[Driver, ...]] = {}
@@ -75,17 +73,42 @@ def explain(
         for row, j in enumerate(index):
             drivers[int(j)] = _top(contributions.getrow(row), names, top)
 
-    result = cleaner.analyze_paragraphs([(paragraphs, metadata)], observe)[0]
+    return observe, drivers
+
+
+def _explanation(
+    result: CleanResult, drivers: Mapping[int, tuple[Driver, ...]], threshold: float, kept_whole: bool = False,
+) -> Explanation:
     return Explanation(
         tuple(
             ParagraphExplanation(p.index, p.text, p.label, p.score, p.kept, drivers[p.index])
             for p in result.paragraphs
         ),
-        dict(result.metadata), cleaner.threshold,
+        dict(result.metadata), threshold, kept_whole,
     )
+
+
+def explain(
+    cleaner: Cleaner, paragraphs: Sequence[Paragraph], metadata: Mapping[str, str] | None = None,
+    top: int = TOP_DEFAULT,
+) -> Explanation:
+    """Explain the cleaner's decisions on one segmented article, ``top`` drivers per paragraph."""
+    observe, drivers = _recorder(cleaner, top)
+    result = cleaner.analyze_paragraphs([(paragraphs, dict(metadata or {}))], observe)[0]
+    return _explanation(result, drivers, cleaner.threshold)
 
 
 def explain_text(cleaner: Cleaner, text: str, top: int = TOP_DEFAULT) -> Explanation:
     """Explain the cleaner's decisions on a plain-text article."""
     paragraphs, metadata = segment_text(text)
     return explain(cleaner, paragraphs, metadata, top)
+
+
+def explain_html(cleaner: Cleaner, html: str | bytes, top: int = TOP_DEFAULT) -> Explanation:
+    """Explain the decisions the HTML path takes on a page (``Cleaner.analyze_html``): its own threshold,
+    and the page kept whole when the classifier would remove most of it."""
+    from cleaner.html import decide_segmentations, segment_html  # the HTML stack is imported only when used
+
+    observe, drivers = _recorder(cleaner, top)
+    (decision,) = decide_segmentations(cleaner, [segment_html(html)], observe)
+    return _explanation(decision.result, drivers, decision.threshold, decision.kept_whole)

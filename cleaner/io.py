@@ -39,12 +39,10 @@ from charset_normalizer.md import mess_ratio
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from cleaner.segment import Paragraph
-
 __all__ = [
     "FORMATS", "DEFAULT_INCLUDE", "MAX_RECORD_BYTES_DEFAULT", "ReadOptions", "Source", "Header", "Record",
-    "Reject", "find_sources", "read_source", "decode_bytes", "looks_binary", "html_segmenter",
-    "output_relative", "open_output", "atomic_path", "annotations",
+    "Reject", "find_sources", "read_source", "decode_bytes", "looks_binary", "output_relative", "open_output",
+    "atomic_path", "annotations",
 ]
 
 EXTENSIONS = {
@@ -115,7 +113,8 @@ class Record:
 
     ``fields`` is the record as read, the text field included and in input order: the writer replaces
     the text in place, so an output record keeps the input's fields and their order. ``markup`` says
-    how the text is segmented: ``text`` (blank-line paragraphs) or ``html``.
+    how the text is segmented: ``text`` (blank-line paragraphs) or ``html`` (a web page, segmented and
+    decided by ``cleaner.html``).
     """
 
     source: str
@@ -264,31 +263,6 @@ def _meta_charset(data: bytes) -> str | None:
 # ---------------------------------------------------------------------------------------------- reading
 
 
-def html_segmenter() -> Callable[[str], tuple[Sequence[Paragraph], Mapping[str, str]]] | None:
-    """The HTML path's segmenter (``cleaner.html.html_to_paragraphs``), or None while it does not exist.
-
-    This is the one place HTML input is hooked in: HTML records are rejected as "not supported yet"
-    exactly when this returns None.
-    """
-    try:
-        from cleaner import html
-    except ModuleNotFoundError as exc:
-        if exc.name == "cleaner.html":
-            return None
-        raise
-    to_paragraphs = getattr(html, "html_to_paragraphs", None)
-    if to_paragraphs is None:
-        return None
-
-    def segment(markup: str) -> tuple[Sequence[Paragraph], Mapping[str, str]]:
-        result = to_paragraphs(markup)
-        if isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], Mapping):
-            return tuple(result[0]), result[1]
-        return tuple(result), {}
-
-    return segment
-
-
 @contextmanager
 def _open_binary(source: Source) -> Iterator[BinaryIO]:
     """The source's bytes, gunzipped when they start with the gzip magic."""
@@ -349,9 +323,6 @@ def _read_document(source: Source, options: ReadOptions) -> Iterator[Item]:
         yield _whole_file_reject(source, "binary file, not text", "binary")
         return
     markup = "html" if source.format == "html" else "text"
-    if markup == "html" and html_segmenter() is None:
-        yield _whole_file_reject(source, "HTML input is not supported yet", "unsupported")
-        return
     declared = options.encoding or (_meta_charset(data) if markup == "html" else None)
     text, detail = decode_bytes(data, declared)
     if text is None:

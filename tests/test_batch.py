@@ -12,10 +12,10 @@ from cleaner import batch
 from cleaner import io as cio
 from cleaner.batch import BatchConfig, BatchUsageError, Summary, run_batch
 from cleaner.clean import Cleaner, CleanerConfig
+from cleaner.html import HTML_THRESHOLD, MAX_REMOVED_SHARE, html_cleaner, segment_html
 from cleaner.io import ReadOptions, Reject
 from cleaner.model import ModelError
-from cleaner.segment import Paragraph
-from tests.conftest import ARTICLE, PROMO
+from tests.conftest import ARTICLE, BODY, HEADLINE, MILD_PROMO, MILD_PROMO_PAGE, MOSTLY_PROMO_PAGE, PAGE, PROMO
 
 
 def jsonl(path: Path, rows: list) -> Path:
@@ -106,19 +106,41 @@ def test_an_article_the_cleaner_fails_on_is_rejected_and_the_batch_goes_on(
     assert [json.loads(x)["text"] for x in (tmp_path / "out" / "feed.jsonl").read_text().splitlines()] == [cleaned] * 2
 
 
-def test_html_goes_through_the_html_segmenter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def to_paragraphs(markup: str) -> tuple[tuple[Paragraph, ...], dict]:
-        parts = [p.split(">", 1)[1] for p in markup.split("</p>") if ">" in p]
-        return tuple(Paragraph(p, tag="p") for p in parts), {}
+def test_html_is_decided_by_the_html_path(tmp_path: Path, cleaner: Cleaner, cleaned: str) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.txt").write_text(ARTICLE, "utf-8")  # text and a page in one chunk, each by its own path
+    (folder / "page.html").write_text(PAGE, "utf-8")
+    summary, _ = run([folder], tmp_path / "out", annotate=True)
+    assert summary.articles == 2 and files_under(tmp_path / "out") == ["a.json", "page.json"]
+    assert json.loads((tmp_path / "out" / "a.json").read_text())["text"] == cleaned
+    record = json.loads((tmp_path / "out" / "page.json").read_text())
+    assert record["text"] == cleaner.analyze_html(PAGE).text == "\n\n".join(BODY)
+    assert [r["text"] for r in record["cleaner_removed"]] == [PROMO]
+    assert record["cleaner_metadata"] == {"title": HEADLINE}
 
-    monkeypatch.setattr(cio, "html_segmenter", lambda: to_paragraphs)
-    page = tmp_path / "in" / "page.html"
-    page.parent.mkdir()
-    page.write_text("".join(f"<p>{p}</p>" for p in ARTICLE.split("\n\n")[1:]))
-    summary, _ = run([page.parent], tmp_path / "out", annotate=True)
-    assert summary.articles == 1 and files_under(tmp_path / "out") == ["page.json"]
-    removed = json.loads((tmp_path / "out" / "page.json").read_text())["cleaner_removed"]
-    assert [r["text"] for r in removed] == [PROMO]
+
+def test_pages_are_decided_at_the_html_threshold(tmp_path: Path, cleaner: Cleaner) -> None:
+    score = next(p.score for p in cleaner.analyze_html(MILD_PROMO_PAGE).paragraphs if p.text == MILD_PROMO)
+    assert cleaner.threshold <= score < HTML_THRESHOLD, "the test page no longer sits between the thresholds"
+    page = tmp_path / "page.html"
+    page.write_text(MILD_PROMO_PAGE, "utf-8")
+    summary, _ = run([page], tmp_path / "out")
+    assert (tmp_path / "out" / "page.txt").read_text() == "\n\n".join([*BODY, MILD_PROMO]) + "\n"
+    assert summary.removed == {}
+
+
+def test_a_page_the_classifier_would_mostly_remove_is_kept_whole(tmp_path: Path, cleaner: Cleaner) -> None:
+    segmentation = segment_html(MOSTLY_PROMO_PAGE)
+    would = html_cleaner(cleaner).analyze_paragraphs([(segmentation.paragraphs, segmentation.metadata)])[0]
+    removed = sum(len(p.text) for p in would.removed)
+    assert removed > MAX_REMOVED_SHARE * sum(len(p.text) for p in would.paragraphs), "the page no longer tests the rule"
+    page = tmp_path / "page.html"
+    page.write_text(MOSTLY_PROMO_PAGE, "utf-8")
+    summary, _ = run([page], tmp_path / "out", annotate=True)
+    record = json.loads((tmp_path / "out" / "page.json").read_text())
+    assert record["text"] == "\n\n".join(p.text for p in segmentation.paragraphs)  # the extractor's output
+    assert record["cleaner_removed"] == [] and summary.removed == {}
 
 
 def test_stdout_for_a_single_input(tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes], cleaned: str) -> None:

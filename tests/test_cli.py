@@ -17,7 +17,10 @@ from click.testing import CliRunner, Result
 from cleaner import Cleaner
 from cleaner.batch import Summary
 from cleaner.cli import batch_config, format_summary, main
-from tests.conftest import ARTICLE, PROMO, USER_EXAMPLE
+from cleaner.html import HTML_THRESHOLD
+from tests.conftest import (
+    ARTICLE, HEADLINE, MILD_PROMO, MILD_PROMO_PAGE, MOSTLY_PROMO_PAGE, PAGE, PROMO, USER_EXAMPLE,
+)
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,6 +48,18 @@ def test_the_users_example_matches_its_expected_output() -> None:
     result = cli("clean", USER_EXAMPLE, "-q")
     expected = USER_EXAMPLE.with_name(USER_EXAMPLE.name.replace(".txt", ".expected.txt"))
     assert result.exit_code == 0 and result.stdout_bytes == expected.read_bytes() and result.stderr == ""
+
+
+@pytest.mark.parametrize("page", [PAGE, MILD_PROMO_PAGE, MOSTLY_PROMO_PAGE], ids=["promo", "mild", "mostly-promo"])
+def test_clean_an_html_file_gives_what_analyze_html_gives(tmp_path: Path, cleaner: Cleaner, page: str) -> None:
+    result = cli("clean", article_file(tmp_path, "page.html", page), "-q")
+    assert result.exit_code == 0 and result.stdout == cleaner.analyze_html(page).text + "\n"
+
+
+def test_a_threshold_given_applies_to_html_too(tmp_path: Path, cleaner: Cleaner) -> None:
+    result = cli("clean", article_file(tmp_path, "page.html", MILD_PROMO_PAGE), "-q", "--threshold", "0.5")
+    assert result.stdout == cleaner.with_config(threshold=0.5).analyze_html(MILD_PROMO_PAGE).text + "\n"
+    assert MILD_PROMO not in result.stdout
 
 
 def test_stdin_jsonl_to_stdout(cleaned: str) -> None:
@@ -194,6 +209,27 @@ def test_explain_colour_on_request_and_records_of_a_feed(tmp_path: Path) -> None
     assert result.exit_code == 0 and ANSI.search(result.stdout)
     plain = ANSI.sub("", result.stdout)
     assert f"{feed}:1 · threshold" in plain and f"{feed}:2 · threshold" in plain
+
+
+def test_explain_an_html_page_shows_the_decisions_of_the_html_path(tmp_path: Path) -> None:
+    result = cli("explain", article_file(tmp_path, "page.html", MILD_PROMO_PAGE), "--no-color", "--top", "0")
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"{tmp_path / 'page.html'} · threshold {HTML_THRESHOLD:.2f} · title={HEADLINE}"
+    # Scored above the model's threshold but below the page threshold: kept, and labelled body.
+    assert re.match(rf"^\s+4\s+keep\s+body\s+0\.\d\d\s+{re.escape(MILD_PROMO)}$", lines[-2])
+    assert lines[-1] == "kept 5 of 5 paragraphs; removed: nothing"
+    promo_page = cli("explain", article_file(tmp_path, "promo.html", PAGE), "--no-color", "--top", "0")
+    assert "DROP  promo" in promo_page.stdout and "page kept whole" not in promo_page.stdout
+
+
+def test_explain_says_when_the_extractor_wins(tmp_path: Path) -> None:
+    result = cli("explain", article_file(tmp_path, "page.html", MOSTLY_PROMO_PAGE), "--no-color", "--top", "0")
+    lines = result.stdout.splitlines()
+    said = " ".join(result.stdout.split())
+    assert "page kept whole: the classifier would remove more than 50% of the extracted text, so the extractor" in said
+    rows = [line for line in lines if re.match(r"^\s+\d+\s+(keep|DROP)", line)]
+    assert len(rows) == 7 and all("keep  promo" in row for row in rows[1:])
+    assert lines[-1] == "kept 7 of 7 paragraphs; removed: nothing"
 
 
 def test_explain_rejected_input_exits_1(tmp_path: Path) -> None:

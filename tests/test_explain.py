@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
 from cleaner import Cleaner
-from cleaner.explain import explain, explain_text
+from cleaner.explain import explain, explain_html, explain_text
+from cleaner.html import HTML_THRESHOLD
 from cleaner.model import feature_names
 from cleaner.segment import segment_text
-from tests.conftest import ARTICLE, PROMO
+from tests.conftest import ARTICLE, MOSTLY_PROMO_PAGE, PAGE, PROMO
 
 
 def test_explanation_matches_the_cleaner_decisions(cleaner: Cleaner) -> None:
@@ -36,3 +39,21 @@ def test_explain_segmented_input_and_keep_boilerplate(cleaner: Cleaner) -> None:
     explanation = explain(lenient, paragraphs, metadata, top=0)
     assert all(p.drivers == () for p in explanation.paragraphs)
     assert explain(cleaner, (), {}).paragraphs == ()
+
+
+@pytest.mark.parametrize(("page", "whole"), [(PAGE, False), (MOSTLY_PROMO_PAGE, True)], ids=["promo", "mostly-promo"])
+def test_a_page_is_explained_with_the_decisions_of_the_html_path(cleaner: Cleaner, page: str, whole: bool) -> None:
+    explanation = explain_html(cleaner, page.encode("utf-8"), top=2)
+    result = cleaner.analyze_html(page)
+    assert (explanation.threshold, explanation.kept_whole) == (HTML_THRESHOLD, whole)
+    assert explanation.metadata == result.metadata
+    assert [(p.index, p.text, p.label, p.score, p.kept) for p in explanation.paragraphs] == [
+        (p.index, p.text, p.label, p.score, p.kept) for p in result.paragraphs
+    ]
+    assert all(len(p.drivers) == 2 for p in explanation.paragraphs)
+
+
+def test_a_threshold_set_is_the_one_a_page_is_explained_at(cleaner: Cleaner) -> None:
+    strict = cleaner.with_config(threshold=0.5)
+    assert explain_html(strict, PAGE).threshold == 0.5
+    assert explain_html(cleaner, "").paragraphs == ()

@@ -17,7 +17,6 @@ import pytest
 from cleaner import io as cio
 from cleaner.clean import ParagraphResult
 from cleaner.io import Header, ReadOptions, Record, Reject, Source, find_sources, open_output, read_source
-from cleaner.segment import Paragraph
 from tests.conftest import ARTICLE
 
 
@@ -113,8 +112,7 @@ def test_declared_encoding_is_tried_before_detection(tmp_path: Path) -> None:
     assert records(read(path))[0].text != text
 
 
-def test_latin1_declared_in_html_meta_is_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cio, "html_segmenter", lambda: (lambda markup: ((Paragraph(markup),), {})))
+def test_latin1_declared_in_html_meta_is_used(tmp_path: Path) -> None:
     page = '<html><head><meta charset="iso-8859-1"></head><body><p>Caf\u00e9 \u00ae</p></body></html>'
     path = tmp_path / "p.html"
     path.write_bytes(page.encode("latin-1"))
@@ -160,26 +158,13 @@ def test_oversized_file_is_rejected_without_reading_it_whole(tmp_path: Path) -> 
     assert reject.kind == "oversized" and "limit of 100 bytes" in reject.reason
 
 
-def test_html_is_rejected_until_the_html_path_exists(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cio, "html_segmenter", lambda: None)
-    path = tmp_path / "p.htm"
-    path.write_text("<p>Hello</p>")
-    (reject,) = read(path)
-    assert reject.kind == "unsupported" and reject.reason == "HTML input is not supported yet"
-
-
-def test_html_segmenter_accepts_both_return_shapes(monkeypatch: pytest.MonkeyPatch) -> None:
-    import types
-
-    paragraphs = [Paragraph("A"), Paragraph("B")]
-    for returned, metadata in [((paragraphs, {"date": "2024-01-01"}), {"date": "2024-01-01"}), (paragraphs, {})]:
-        module = types.SimpleNamespace(html_to_paragraphs=lambda markup, r=returned: r)
-        monkeypatch.setitem(sys.modules, "cleaner.html", module)
-        import cleaner
-
-        monkeypatch.setattr(cleaner, "html", module, raising=False)
-        segment = cio.html_segmenter()
-        assert segment is not None and segment("<p>A</p><p>B</p>") == (tuple(paragraphs), metadata)
+@pytest.mark.parametrize("name", ["p.htm", "p.html", "p.HTML", "p.html.gz"])
+def test_an_html_file_is_one_html_record_of_the_page_as_written(tmp_path: Path, name: str) -> None:
+    page = "<html><body><p>Stocks rose.</p><p>See Also: <a href='/x'>Five stocks</a></p></body></html>"
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(page.encode()) if name.endswith(".gz") else page.encode())
+    (record,) = read(path)
+    assert (record.text, record.markup, record.fields) == (page, "html", {})
 
 
 # ---------------------------------------------------------------------------------------------- JSON
