@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from cleaner.clean import Cleaner, CleanResult, RoundObserver
 
 __all__ = [
-    "HTML_THRESHOLD", "HtmlSegmentation", "decode_html", "segment_html", "html_to_paragraphs",
+    "HTML_THRESHOLD", "HtmlSegmentation", "declared_encoding", "decode_html", "segment_html", "html_to_paragraphs",
     "html_cleaner", "PageDecision", "decide_segmentations", "analyze_segmentations", "analyze_html",
     "analyze_html_batch", "label_of",
 ]
@@ -89,7 +89,8 @@ _LOCATE_EDGE = 40  # chars of a block's head/tail used to find it when its full 
 # Decoding
 
 
-def _declared_encoding(data: bytes) -> str | None:
+def declared_encoding(data: bytes) -> str | None:
+    """The charset a page declares (XML declaration or meta tag), read as browsers read it."""
     head = data[:_SNIFF_BYTES]
     match = _XML_ENCODING.match(head) or _META_CHARSET.search(head)
     if not match:
@@ -114,7 +115,7 @@ def decode_html(data: bytes) -> str:
                           (codecs.BOM_UTF16_BE, "utf-16-be")):
         if data.startswith(bom):
             return data[len(bom):].decode(encoding, "replace")
-    declared = _declared_encoding(data)
+    declared = declared_encoding(data)
     for encoding in ([declared] if declared else []) + ["utf-8"]:
         try:
             return data.decode(encoding)

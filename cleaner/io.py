@@ -39,6 +39,8 @@ from charset_normalizer.md import mess_ratio
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from cleaner.html import declared_encoding
+
 __all__ = [
     "FORMATS", "DEFAULT_INCLUDE", "MAX_RECORD_BYTES_DEFAULT", "ReadOptions", "Source", "Header", "Record",
     "Reject", "find_sources", "read_source", "decode_bytes", "looks_binary", "output_relative", "open_output",
@@ -246,20 +248,6 @@ def decode_bytes(data: bytes, declared: str | None = None) -> tuple[str | None, 
     )
 
 
-def _meta_charset(data: bytes) -> str | None:
-    """The charset an HTML page declares in its head, if it names one Python knows."""
-    head = data[:4096].lower()
-    at = head.find(b"charset=")
-    if at < 0:
-        return None
-    value = head[at + 8:at + 48].lstrip(b"\"' ")
-    name = value.split(b'"')[0].split(b"'")[0].split(b";")[0].split(b">")[0].split(b" ")[0].strip()
-    try:
-        return codecs.lookup(name.decode("ascii")).name
-    except (LookupError, UnicodeDecodeError):
-        return None
-
-
 # ---------------------------------------------------------------------------------------------- reading
 
 
@@ -323,7 +311,7 @@ def _read_document(source: Source, options: ReadOptions) -> Iterator[Item]:
         yield _whole_file_reject(source, "binary file, not text", "binary")
         return
     markup = "html" if source.format == "html" else "text"
-    declared = options.encoding or (_meta_charset(data) if markup == "html" else None)
+    declared = options.encoding or (declared_encoding(data) if markup == "html" else None)
     text, detail = decode_bytes(data, declared)
     if text is None:
         yield _whole_file_reject(source, detail, "encoding")

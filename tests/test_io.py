@@ -120,6 +120,16 @@ def test_latin1_declared_in_html_meta_is_used(tmp_path: Path) -> None:
     assert record.text == page and record.markup == "html"
 
 
+def test_latin1_declared_page_with_cp1252_quotes_reads_as_browsers_do(tmp_path: Path) -> None:
+    # Pages that declare iso-8859-1 often hold Windows curly quotes (0x93/0x94); browsers, and the
+    # library's decode_html, read such labels as windows-1252. The batch reader must agree.
+    page = '<html><head><meta charset="iso-8859-1"></head><body><p>\u201cHello,\u201d she said.</p></body></html>'
+    path = tmp_path / "q.html"
+    path.write_bytes(page.encode("cp1252"))
+    (record,) = read(path)
+    assert record.text == page
+
+
 def test_undecodable_bytes_are_rejected_with_the_reason(tmp_path: Path) -> None:
     path = tmp_path / "a.txt"
     path.write_bytes(bytes(range(0x80, 0x100)) * 3)
