@@ -101,19 +101,23 @@ def decide(
     classes = list(pipeline.classes_)
     featurizer = pipeline.named_steps["features"]
     classifier = pipeline.named_steps["classify"]
-    # Features of a paragraph alone are computed once; each round only re-arranges the survivors.
+    # What depends on a paragraph alone (its features, the first-pass scores) is computed once; each
+    # round only re-arranges the survivors and scores them in their new context.
+    pending = [i for i, article in enumerate(articles) if article]
+    if not pending:
+        return [[] for _ in articles]
     starts = np.cumsum([0] + [len(a) for a in articles])
     own = featurizer.own([p for article in articles for p in article])
+    first = classifier.first_pass(featurizer.own_matrix(own))
     verdicts: list[list[Verdict | None]] = [[None] * len(a) for a in articles]
     active = [list(range(len(a))) for a in articles]
-    pending = [i for i, article in enumerate(articles) if article]
     while pending:
         index = np.asarray([starts[i] + j for i in pending for j in active[i]], dtype=np.int64)
         rows = rows_for_articles([[articles[i][j] for j in active[i]] for i in pending])
-        X = featurizer.assemble(own.take(index), rows)
+        dense = featurizer.assemble_dense(own, index, rows)
         if observe is not None:
-            observe(index, X)
-        proba = classifier.predict_proba(X)
+            observe(index, featurizer.assemble(own.take(index), rows))
+        proba = classifier.second_pass(dense, first[index])
         still_changing = []
         offset = 0
         for i in pending:

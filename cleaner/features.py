@@ -17,8 +17,7 @@ Column blocks (all named, see ``get_feature_names_out``); the first ``dense_widt
 - ``article:*``: how the paragraph sits in its article (share of subheads and lead-ins, relative length,
   words shared with the other paragraphs: a headline about another story shares few).
 - ``html:*``: tag, link density and container class/id cues (zero for plain text).
-- ``prev:shape:*`` / ``next:shape:*``: the shape of the neighbouring paragraphs (dense), then
-  ``prev:lead:*`` / ``next:lead:*``: their lead n-grams (sparse).
+- ``prev:shape:*`` / ``next:shape:*``: the shape of the neighbouring paragraphs (dense).
 - ``word:*``: word uni/bi-grams of the paragraph (head and tail only: promo cues sit there).
 - ``lead:*``: character 3/4-grams of the opening, where "See Also:" or "Photo:" live, plus its first
   words by position.
@@ -210,16 +209,13 @@ def _shape(text: str, tokens: list[str], lowered: list[str], cues: dict[str, tup
     ]
 
 
-def _position(position: int, count: int) -> tuple[float, ...]:
+def _positions(position: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """Position features for every row (see POSITION_NAMES)."""
     from_end = count - 1 - position
-    return (
-        position / (count - 1) if count > 1 else 0.0,
-        float(position == 0),
-        float(from_end == 0),
-        float(position < 3),
-        float(from_end < 3),
-        math.log1p(count) / 4.0,
-    )
+    relative = np.divide(position, count - 1, out=np.zeros_like(position), where=count > 1)
+    return np.column_stack([
+        relative, position == 0, from_end == 0, position < 3, from_end < 3, np.log1p(count) / 4.0,
+    ]).astype(np.float32)
 
 
 def _html(paragraph: Paragraph, container_cues: tuple[str, ...]) -> list[float]:
@@ -338,8 +334,6 @@ class ParagraphFeaturizer(TransformerMixin, BaseEstimator):
             + [f"html:container={c}" for c in self.container_cues_]
             + [f"prev:{n}" for n in own]
             + [f"next:{n}" for n in own]
-            + [f"prev:{n}" for n in lead]
-            + [f"next:{n}" for n in lead]
             + [f"word:{n}" for n in self.words_.terms]
             + lead
         )
@@ -372,20 +366,40 @@ class ParagraphFeaturizer(TransformerMixin, BaseEstimator):
         names = [frozenset(t for t in ts[1:] if t[0].isupper() and len(t) > 2) for ts in tokens]
         return OwnFeatures(shape, html, lead, words, content, names)
 
+    def first_pass_dense_ranges(self) -> tuple[tuple[int, int], ...]:
+        """Dense column ranges that depend on the paragraph alone (shape, html); with every sparse
+        column they are what the classifier's first pass reads, once per paragraph."""
+        shape_start = 2
+        html_start = 2 + len(SHAPE_NAMES) + len(POSITION_NAMES) + len(ARTICLE_NAMES)
+        html_width = 2 + len(HTML_TAGS) + len(load_lexicon(self.language)["container_cues"])
+        return ((shape_start, shape_start + len(SHAPE_NAMES)), (html_start, html_start + html_width))
+
+    def own_matrix(self, own: OwnFeatures) -> sp.csr_matrix:
+        """The first-pass columns (the output's columns in ``first_pass_dense_ranges`` plus the sparse
+        ones, in order), built straight from the paragraph-alone features."""
+        return sp.hstack([sp.csr_matrix(own.shape), sp.csr_matrix(own.html), own.words, own.lead],
+                         format="csr", dtype=np.float32)
+
+    def assemble_dense(self, own: OwnFeatures, index: np.ndarray, rows: Sequence[ParagraphRow]) -> np.ndarray:
+        """The dense columns for the paragraphs ``own[index]`` arranged as ``rows``: what changes when
+        paragraphs around them are removed (position, article context, neighbours)."""
+        prev, nxt = neighbour_indices(rows)
+        n = len(rows)
+        position_in = np.fromiter((r.position for r in rows), dtype=np.float32, count=n)
+        count = np.fromiter((r.count for r in rows), dtype=np.float32, count=n)
+        shape = own.shape[index]
+        html = own.html[index]
+        dense = np.hstack([
+            np.column_stack([prev >= 0, nxt >= 0]).astype(np.float32), shape, _positions(position_in, count),
+            _article_context(shape, [own.content[i] for i in index], [own.names[i] for i in index], prev),
+            html, _shift_dense(shape, prev), _shift_dense(shape, nxt),
+        ])
+        return dense
+
     def assemble(self, own: OwnFeatures, rows: Sequence[ParagraphRow]) -> sp.csr_matrix:
         """The full feature matrix for paragraphs arranged as ``rows`` (same order as ``own``)."""
-        prev, nxt = neighbour_indices(rows)
-        position = np.asarray([_position(r.position, r.count) for r in rows], dtype=np.float32)
-        position = position.reshape(len(rows), len(POSITION_NAMES))
-        context = np.column_stack([prev >= 0, nxt >= 0]).astype(np.float32)
-        dense = np.hstack([
-            context, own.shape, position, _article_context(own, prev), own.html,
-            _shift_dense(own.shape, prev), _shift_dense(own.shape, nxt),
-        ])
-        return sp.hstack(
-            [sp.csr_matrix(dense), _shift(own.lead, prev), _shift(own.lead, nxt), own.words, own.lead],
-            format="csr", dtype=np.float32,
-        )
+        dense = self.assemble_dense(own, np.arange(len(rows)), rows)
+        return sp.hstack([sp.csr_matrix(dense), own.words, own.lead], format="csr", dtype=np.float32)
 
     def transform(self, rows: Sequence[ParagraphRow]) -> sp.csr_matrix:
         return self.assemble(self.own([r.paragraph for r in rows]), rows)
@@ -403,12 +417,13 @@ def _overlap(sets: list[frozenset[str]], start: int, stop: int) -> list[float]:
     ]
 
 
-def _article_context(own: OwnFeatures, prev: np.ndarray) -> np.ndarray:
+def _article_context(
+    shape: np.ndarray, content: list[frozenset[str]], names: list[frozenset[str]], prev: np.ndarray
+) -> np.ndarray:
     """Per paragraph, how it sits in its article: subheads come in series, body lead-ins too, and a
     promo headline about another story shares few words with the rest of the article."""
     if len(prev) == 0:
         return np.zeros((0, len(ARTICLE_NAMES)), dtype=np.float32)
-    shape = own.shape
     article = np.cumsum(prev < 0) - 1  # rows are contiguous per article; a row without a previous starts one
     sizes = np.bincount(article).astype(np.float32)
     columns = [SHAPE_NAMES.index(n) for n in ("subhead_like", "lead_in", "log_chars")]
@@ -417,8 +432,8 @@ def _article_context(own: OwnFeatures, prev: np.ndarray) -> np.ndarray:
     overlap: list[float] = []
     overlap_names: list[float] = []
     for start, stop in zip(starts, starts[1:]):
-        overlap += _overlap(own.content, start, stop)
-        overlap_names += _overlap(own.names, start, stop)
+        overlap += _overlap(content, start, stop)
+        overlap_names += _overlap(names, start, stop)
     return np.column_stack(
         [means[:, 0], means[:, 1], shape[:, columns[2]] - means[:, 2], overlap, overlap_names]
     ).astype(np.float32)
@@ -429,13 +444,3 @@ def _shift_dense(matrix: np.ndarray, source: np.ndarray) -> np.ndarray:
     shifted = matrix[np.maximum(source, 0)]
     shifted[source < 0] = 0.0
     return shifted
-
-
-def _shift(matrix: sp.csr_matrix, source: np.ndarray) -> sp.csr_matrix:
-    """Row i of the result is row ``source[i]`` of ``matrix``, or zeros where ``source[i]`` is -1."""
-    n = matrix.shape[0]
-    valid = np.flatnonzero(source >= 0)
-    selector = sp.csr_matrix(
-        (np.ones(len(valid), dtype=np.float32), (valid, source[valid])), shape=(n, n)
-    )
-    return selector @ matrix

@@ -47,7 +47,7 @@ __all__ = [
 
 LABELS = ("body", "boilerplate", "promo")  # sorted, as scikit-learn orders classes_
 DEFAULT_THRESHOLD = 0.5
-MODEL_FORMAT = 1
+MODEL_FORMAT = 2  # 2: first pass on paragraph-alone columns, binary second pass
 SHIPPED_MODEL_NAME = "cleaner-model.joblib"
 
 
@@ -58,24 +58,28 @@ class ModelError(Exception):
 class NeighbourSmoothedClassifier(ClassifierMixin, BaseEstimator):
     """Two-pass paragraph classifier: score each paragraph alone, then again in its context.
 
-    Pass one is a multinomial logistic regression over every column (words, lead n-grams, shape).
-    Pass two is a gradient-boosted tree model over the dense columns (shape, position, article context,
-    the neighbours' shape) plus the first-pass probabilities of the paragraph and of the two paragraphs
-    either side: trees learn the interactions a linear model cannot ("short, unterminated, Title Case
-    and after a promo" vs "short, unterminated and between body paragraphs"). It is calibrated
-    (sigmoid), so one threshold on P(promo or boilerplate) trades precision for recall.
+    Pass one is a multinomial logistic regression over what a paragraph says and looks like on its own
+    (words, lead n-grams, shape, HTML cues): it does not depend on the paragraphs around it, so the
+    cleaner computes it once per paragraph however many rounds it takes. Pass two is a gradient-boosted
+    tree model over the dense columns (shape, position, article context, the neighbours' shape) plus the
+    first-pass probabilities of the paragraph and of the two paragraphs either side: trees learn the
+    interactions a linear model cannot ("short, unterminated, Title Case and after a promo" vs "short,
+    unterminated and between body paragraphs"). It answers the one question the threshold asks, remove
+    or keep, and is calibrated (sigmoid), so one threshold on P(promo or boilerplate) trades precision
+    for recall; the first pass says which of promo and boilerplate a removable paragraph is.
 
-    Expects the featurizer's layout: the first ``dense_columns`` columns are dense, and columns 0 and 1
-    flag whether a row has a previous / next paragraph in the same article (rows of an article are
-    contiguous and in order).
+    Expects the featurizer's layout: the first ``dense_columns`` columns are dense, columns 0 and 1 flag
+    whether a row has a previous / next paragraph in the same article (rows of an article are contiguous
+    and in order), and the first pass reads ``first_pass_dense`` (column ranges) plus every sparse column.
     """
 
     def __init__(
-        self, dense_columns: int, C: float = 4.0, window: int = 2, inner_folds: int = 5,
-        calibration_folds: int = 3, boost_iterations: int = 100, learning_rate: float = 0.15,
-        random_state: int = 0,
+        self, dense_columns: int, first_pass_dense: tuple[tuple[int, int], ...] = (), C: float = 4.0,
+        window: int = 2, inner_folds: int = 5, calibration_folds: int = 3, boost_iterations: int = 100,
+        learning_rate: float = 0.15, random_state: int = 0,
     ) -> None:
         self.dense_columns = dense_columns
+        self.first_pass_dense = first_pass_dense
         self.C = C
         self.window = window
         self.inner_folds = inner_folds
@@ -89,32 +93,62 @@ class NeighbourSmoothedClassifier(ClassifierMixin, BaseEstimator):
         # needed several seconds per fit.
         return LogisticRegression(C=self.C, solver="newton-cg", max_iter=1000, random_state=self.random_state)
 
+    def first_pass_columns(self, n_columns: int) -> np.ndarray:
+        """Indices of the columns the first pass reads, out of a feature matrix ``n_columns`` wide."""
+        dense = [np.arange(start, stop) for start, stop in self.first_pass_dense]
+        return np.concatenate(dense + [np.arange(self.dense_columns, n_columns)]).astype(np.int64)
+
     def fit(self, X: sp.spmatrix, y: Sequence[str]) -> "NeighbourSmoothedClassifier":
         X = sp.csr_matrix(X)
         y = np.asarray(y)
+        own = X[:, self.first_pass_columns(X.shape[1])]
         # Out-of-fold first-pass scores, so the second pass learns from scores like those it will see.
         # Contiguous folds keep most articles whole.
-        first_scores = cross_val_predict(self._first(), X, y, cv=KFold(self.inner_folds), method="predict_proba")
-        self.first_ = self._first().fit(X, y)
+        first_scores = cross_val_predict(self._first(), own, y, cv=KFold(self.inner_folds), method="predict_proba")
+        self.first_ = self._first().fit(own, y)
         self.classes_ = self.first_.classes_
         boosting = HistGradientBoostingClassifier(
             max_iter=self.boost_iterations, learning_rate=self.learning_rate, l2_regularization=1.0,
             early_stopping=False, random_state=self.random_state,
         )
+        removable = (y != "body").astype(np.int64)
         # One OpenMP thread here too: with two, the trees slow down many times over as soon as the
         # other core is busy (parallel folds, -j workers, any other process).
         with _openmp().limit(limits=1, user_api="openmp"):
             self.second_ = CalibratedClassifierCV(
                 boosting, method="sigmoid", cv=self.calibration_folds, ensemble=False
-            ).fit(self._second_inputs(X, first_scores), y)
+            ).fit(self._second_inputs(X[:, : self.dense_columns].toarray(), first_scores), removable)
         return self
 
-    def _second_inputs(self, X: sp.csr_matrix, scores: np.ndarray) -> np.ndarray:
-        has_prev = X[:, 0].toarray().ravel() > 0
-        has_next = X[:, 1].toarray().ravel() > 0
-        index = np.arange(X.shape[0])
+    def first_pass(self, own: sp.spmatrix) -> np.ndarray:
+        """Class probabilities of each paragraph on its own (``own``: the first-pass columns)."""
+        check_is_fitted(self, "first_")
+        return self.first_.predict_proba(own)
+
+    def second_pass(self, dense: np.ndarray, first: np.ndarray) -> np.ndarray:
+        """Class probabilities in context, from the dense columns and the first-pass probabilities."""
+        check_is_fitted(self, "second_")
+        inputs = self._second_inputs(dense, first)
+        # One OpenMP thread: with two, scoring a batch ran about 10x slower on the 2-core machine
+        # whenever the other core was busy, and -j N processes already use the cores.
+        with _openmp().limit(limits=1, user_api="openmp"):
+            removable = self.second_.predict_proba(inputs)[:, 1]
+        # P(remove) is shared between promo and boilerplate as the first pass weighs them.
+        body = list(self.classes_).index("body")
+        others = first.copy()
+        others[:, body] = 0.0
+        total = others.sum(axis=1, keepdims=True)
+        share = np.divide(others, total, out=np.full_like(others, 1.0 / (others.shape[1] - 1)), where=total > 0)
+        proba = share * removable[:, None]
+        proba[:, body] = 1.0 - removable
+        return proba
+
+    def _second_inputs(self, dense: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        has_prev = dense[:, 0] > 0
+        has_next = dense[:, 1] > 0
+        index = np.arange(dense.shape[0])
         removable = 1.0 - scores[:, list(self.classes_).index("body")]
-        blocks = [X[:, : self.dense_columns].toarray(), scores]
+        blocks = [dense, scores]
         prev = np.where(has_prev, index - 1, -1)
         nxt = np.where(has_next, index + 1, -1)
         back, fwd = prev, nxt
@@ -135,11 +169,8 @@ class NeighbourSmoothedClassifier(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X: sp.spmatrix) -> np.ndarray:
         check_is_fitted(self, "second_")
         X = sp.csr_matrix(X)
-        inputs = self._second_inputs(X, self.first_.predict_proba(X))
-        # One OpenMP thread: with two, scoring a batch ran about 10x slower on the 2-core machine
-        # whenever the other core was busy, and -j N processes already use the cores.
-        with _openmp().limit(limits=1, user_api="openmp"):
-            return self.second_.predict_proba(inputs)
+        first = self.first_pass(X[:, self.first_pass_columns(X.shape[1])])
+        return self.second_pass(X[:, : self.dense_columns].toarray(), first)
 
     def predict(self, X: sp.spmatrix) -> np.ndarray:
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
@@ -148,14 +179,15 @@ class NeighbourSmoothedClassifier(ClassifierMixin, BaseEstimator):
         """Per row and column, how much the first pass leaned towards "remove" because of that feature.
 
         value * (mean promo/boilerplate coefficient - body coefficient) of the first-pass logistic
-        regression: a readable account of which words and shapes drove a score (the second pass then
-        weighs it together with the neighbours).
+        regression (zero for the context columns it does not read): a readable account of which words
+        and shapes drove a score (the second pass then weighs it together with the context).
         """
         X = sp.csr_matrix(X)
         coef = self.first_.coef_
         body = list(self.classes_).index("body")
         others = [i for i in range(len(self.classes_)) if i != body]
-        direction = coef[others].mean(axis=0) - coef[body]
+        direction = np.zeros(X.shape[1])
+        direction[self.first_pass_columns(X.shape[1])] = coef[others].mean(axis=0) - coef[body]
         return X.multiply(direction[None, :]).tocsr()
 
 
@@ -171,7 +203,12 @@ def build_pipeline(random_state: int = 0) -> Pipeline:
     return Pipeline(
         [
             ("features", featurizer),
-            ("classify", NeighbourSmoothedClassifier(featurizer.dense_width(), random_state=random_state)),
+            (
+                "classify",
+                NeighbourSmoothedClassifier(
+                    featurizer.dense_width(), featurizer.first_pass_dense_ranges(), random_state=random_state
+                ),
+            ),
         ]
     )
 
