@@ -100,6 +100,17 @@ _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.]+")
 _HANDLE = re.compile(r"(?:^|\s)@\w")
 _AGENCY_CODE = re.compile(r"^[a-z]{1,5}(?:[-/][a-z]{1,5}){1,6}$")
 _BIO_OPENING = re.compile(r"^(?:[A-Z][\w.'’-]+ ){1,3}(?:is|was|covers|reports|writes|has|joined|leads|edits|spent|previously)\b")
+# "LM Otero/AP", "Mara Kessling for The Review", "Photo courtesy of ...": a credit line, not a sentence.
+_CREDIT_LINE = re.compile(
+    r"^(?:[A-Z][\w.'’-]*\.? ?){1,4}(?:/| for | via )(?:[A-Z@][\w.'’&-]*\.? ?){1,5}$|^(?:photo|image|picture)s? courtesy\b",
+    re.IGNORECASE,
+)
+# "Acme Corp. is a leading provider of ...", "Founded in 1998, Acme ...": the stock company description.
+_COMPANY_DESCRIPTION = re.compile(
+    r"^(?:[Ff]ounded in \d{4}\b|(?:[A-Z][\w.&'’-]*,? ){1,6}(?:is|are) (?:a|an|the)\b"
+    r"(?:[^.]{0,80}?)\b(?:company|firm|provider|developer|maker|manufacturer|leader|organization|organisation|"
+    r"agency|platform|network|group|bank|utility|cooperative|nonprofit|studio|fund|operator|supplier|startup))"
+)
 _URL_MARKS = ("http", "www.", ".com", ".org", ".net", ".co.uk")
 _SEPARATORS = "|»►→•▶"
 _CURRENCIES = "$€£₹¥"
@@ -112,10 +123,12 @@ SHAPE_NAMES = (
     "has_url", "has_email", "has_handle", "has_copyright", "has_separator", "has_money", "starts_quote",
     "has_quote", "parenthesised", "first_person", "second_person", "starts_imperative", "promo_cues",
     "boilerplate_cues", "exclaims", "starts_bullet", "multi_line", "starts_lower", "headline_like",
-    "subhead_like", "agency_code", "bio_opening", "title_after_lead_in",
+    "subhead_like", "agency_code", "bio_opening", "title_after_lead_in", "credit_line", "company_description",
 )
 POSITION_NAMES = ("relative", "is_first", "is_last", "in_first3", "in_last3", "log_count")
-ARTICLE_NAMES = ("share_subhead_like", "share_lead_in", "relative_length", "overlap", "overlap_names")
+ARTICLE_NAMES = (
+    "share_subhead_like", "share_lead_in", "relative_length", "overlap", "overlap_names", "similarity",
+)
 HTML_TAGS = ("heading", "li", "quote", "caption", "cell", "other")
 _LEXICON_BITS = ("promo_words", "boilerplate_words", "first_person_plural", "second_person")
 
@@ -206,6 +219,8 @@ def _shape(text: str, tokens: list[str], lowered: list[str], cues: dict[str, tup
         float(_AGENCY_CODE.match(text) is not None),
         float(_BIO_OPENING.match(text) is not None),
         title_after,
+        float(len(text) < 90 and _CREDIT_LINE.match(text) is not None),
+        float(_COMPANY_DESCRIPTION.match(text) is not None),
     ]
 
 
@@ -391,7 +406,9 @@ class ParagraphFeaturizer(TransformerMixin, BaseEstimator):
         html = own.html[index]
         dense = np.hstack([
             np.column_stack([prev >= 0, nxt >= 0]).astype(np.float32), shape, _positions(position_in, count),
-            _article_context(shape, [own.content[i] for i in index], [own.names[i] for i in index], prev),
+            _article_context(
+                shape, [own.content[i] for i in index], [own.names[i] for i in index], own.words[index], prev
+            ),
             html, _shift_dense(shape, prev), _shift_dense(shape, nxt),
         ])
         return dense
@@ -418,7 +435,8 @@ def _overlap(sets: list[frozenset[str]], start: int, stop: int) -> list[float]:
 
 
 def _article_context(
-    shape: np.ndarray, content: list[frozenset[str]], names: list[frozenset[str]], prev: np.ndarray
+    shape: np.ndarray, content: list[frozenset[str]], names: list[frozenset[str]], words: sp.csr_matrix,
+    prev: np.ndarray,
 ) -> np.ndarray:
     """Per paragraph, how it sits in its article: subheads come in series, body lead-ins too, and a
     promo headline about another story shares few words with the rest of the article."""
@@ -435,8 +453,25 @@ def _article_context(
         overlap += _overlap(content, start, stop)
         overlap_names += _overlap(names, start, stop)
     return np.column_stack(
-        [means[:, 0], means[:, 1], shape[:, columns[2]] - means[:, 2], overlap, overlap_names]
+        [means[:, 0], means[:, 1], shape[:, columns[2]] - means[:, 2], overlap, overlap_names,
+         _similarity_to_rest(words, article)]
     ).astype(np.float32)
+
+
+def _similarity_to_rest(words: sp.csr_matrix, article: np.ndarray) -> np.ndarray:
+    """Cosine between each paragraph's (L2-normalised) word vector and the sum of the other paragraphs'
+    of its article, all in sparse matrix products: a headline about another story scores low."""
+    n_articles = int(article.max()) + 1
+    membership = sp.csr_matrix((np.ones(len(article), dtype=np.float32), (article, np.arange(len(article)))),
+                               shape=(n_articles, len(article)))
+    totals = membership @ words  # per article, the sum of its paragraphs' vectors
+    own_norm2 = np.asarray(words.multiply(words).sum(axis=1)).ravel()
+    total_norm2 = np.asarray(totals.multiply(totals).sum(axis=1)).ravel()[article]
+    dot_total = np.asarray(words.multiply(totals[article]).sum(axis=1)).ravel()
+    dot_rest = dot_total - own_norm2
+    rest_norm2 = np.maximum(total_norm2 - 2.0 * dot_total + own_norm2, 0.0)
+    denominator = np.sqrt(own_norm2 * rest_norm2)
+    return np.divide(dot_rest, denominator, out=np.zeros_like(dot_rest), where=denominator > 0)
 
 
 def _shift_dense(matrix: np.ndarray, source: np.ndarray) -> np.ndarray:
