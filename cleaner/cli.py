@@ -44,7 +44,8 @@ def main() -> None:
 
 
 _THRESHOLD_HELP = (
-    f"Drop a paragraph when P(promo or boilerplate) >= this (default: the model's; {HTML_THRESHOLD} for web pages)."
+    "Drop a paragraph when P(promo or boilerplate) >= this (default: the model's; for web pages, the model's page "
+    f"threshold, or {HTML_THRESHOLD} if it has none)."
 )
 
 
@@ -303,6 +304,9 @@ def train_command(fixtures: str, out: str, threshold: float | None, max_body_los
         f"wrote {out} (+ {Path(out).with_suffix('.json').name}) with threshold {metrics['threshold']}; held out by "
         f"publisher style: promo+boilerplate F1 {metrics['removable']['f1']:.4f}, body lost {metrics['body_lost']:.2%}"
     )
+    if metrics.get("html_threshold") is not None:
+        click.echo("\nHTML pages alone (page rule applied):\n" + format_sweep(metrics["html_sweep"]))
+        click.echo(f"page threshold {metrics['html_threshold']} (best held-out F1 on the HTML fixtures within the body-lost limit)")
 
 
 @main.command("evaluate")
@@ -325,22 +329,35 @@ def evaluate_command(fixtures: str, threshold: float | None, as_json: bool, swee
     Example: cleaner evaluate fixtures --gate tests/quality_gate.json
     """
     from cleaner import gate as gates
-    from cleaner.evaluate import SWEEP, cross_validate_thresholds, sweep_summary
+    from cleaner.evaluate import PAGE_SWEEP, SWEEP, cross_validate_all, sweep_summary
     from cleaner.fixtures import load_fixtures
     from cleaner.model import load_model
 
     if update_gate and not gate:
         raise click.UsageError("--update-gate needs --gate FILE")
+    info = load_model(model)[1]
     if threshold is None:
-        threshold = load_model(model)[1].threshold
+        threshold = info.threshold
+    page_threshold = info.html_threshold if info.html_threshold is not None else HTML_THRESHOLD
     thresholds = sorted(set(SWEEP) | {threshold}) if sweep else [threshold]
-    evaluations = cross_validate_thresholds(load_fixtures(fixtures), thresholds, seed, jobs, folds)
+    page_thresholds = sorted(set(PAGE_SWEEP) | {page_threshold}) if sweep else [page_threshold]
+    evaluations, page_evaluations = cross_validate_all(
+        load_fixtures(fixtures), thresholds, page_thresholds, seed, jobs, folds
+    )
     metrics = evaluations[threshold].metrics()
     if sweep:
         metrics["sweep"] = sweep_summary(evaluations)
+    if page_evaluations:
+        pages = page_evaluations[page_threshold].metrics()
+        metrics["html_pages"] = {k: pages[k] for k in ("threshold", "articles", "paragraphs", "removable", "body_lost",
+                                                        "articles_exact")}
+        if sweep:
+            metrics["html_pages"]["sweep"] = sweep_summary(page_evaluations)
     click.echo(json.dumps(metrics, indent=1) if as_json else format_metrics(metrics))
     if sweep and not as_json:
         click.echo("\n" + format_sweep(metrics["sweep"]))
+        if "html_pages" in metrics:
+            click.echo("\nHTML pages alone (page rule applied):\n" + format_sweep(metrics["html_pages"]["sweep"]))
     if gate and update_gate:
         limits = gates.update_gate(metrics, gate, allow_lower)
         click.echo(f"gate {gate} updated: {limits}", err=True)
@@ -385,6 +402,15 @@ def format_metrics(metrics: dict) -> str:
     ]
     for label, row in zip(metrics["confusion"]["labels"], metrics["confusion"]["matrix"]):
         lines.append(f"{label:<14}" + "".join(f"{v:>13}" for v in row))
+    if "html_pages" in metrics:
+        pages = metrics["html_pages"]
+        lines += [
+            "",
+            f"HTML pages alone, at the page threshold {pages['threshold']} with the page rule: {pages['articles']} "
+            f"pages, promo+boiler F1 {pages['removable']['f1']:.4f} (P {pages['removable']['precision']:.4f} "
+            f"R {pages['removable']['recall']:.4f}), body lost {pages['body_lost']:.2%}, "
+            f"exact {pages['articles_exact']:.2%}",
+        ]
     lines += ["", f"{'style':<24}{'f1':>8}{'body lost':>11}{'articles':>10}"]
     for style, m in metrics["per_style"].items():
         lines.append(f"{style:<24}{m['removable_f1']:>8.4f}{m['body_lost']:>11.2%}{m['articles']:>10}")

@@ -21,6 +21,7 @@ from sklearn.pipeline import Pipeline
 from cleaner.clean import Cleaner, CleanerConfig
 from cleaner.features import rows_for_articles
 from cleaner.fixtures import LabelledArticle, fixtures_digest, load_fixtures
+from cleaner.html import MAX_REMOVED_SHARE
 from cleaner.segment import Paragraph
 from cleaner.model import DEFAULT_THRESHOLD, ModelInfo, build_pipeline, save_model
 
@@ -152,12 +153,9 @@ def style_folds(articles: Sequence[LabelledArticle], folds: int = DEFAULT_FOLDS)
     return [styles[i::n] for i in range(n)]
 
 
-def cross_validate_thresholds(
-    articles: Sequence[LabelledArticle], thresholds: Sequence[float], random_state: int = 0,
-    n_jobs: int = -1, folds: int = DEFAULT_FOLDS,
-) -> dict[float, Evaluation]:
-    """Cross-validation with whole publisher styles held out, decided exactly as the cleaner decides,
-    at each of ``thresholds`` (one fit per fold serves them all)."""
+def _fold_results(
+    articles: Sequence[LabelledArticle], thresholds: Sequence[float], random_state: int, n_jobs: int, folds: int,
+) -> tuple[list[dict[float, list[tuple[LabelledArticle, list[tuple[str, bool]]]]]], int]:
     groups = style_folds(articles, folds)
     results = Parallel(n_jobs=n_jobs)(
         delayed(_fold)(
@@ -166,23 +164,67 @@ def cross_validate_thresholds(
         )
         for held_out in map(set, groups)
     )
-    evaluations = {}
-    for threshold in thresholds:
-        s, t, pred, kept, exact = [], [], [], [], []
-        for fold in results:
-            for article, decisions in fold[threshold]:
-                for truth, (label, keep) in zip(article.labels, decisions):
-                    s.append(article.style)
-                    t.append(truth)
-                    pred.append(label)
-                    kept.append(keep)
-                exact.append(
-                    (article.style, all(keep == (truth == "body") for truth, (_, keep) in zip(article.labels, decisions)))
-                )
-        evaluations[threshold] = Evaluation(
-            tuple(s), tuple(t), tuple(pred), tuple(kept), tuple(exact), threshold, len(groups)
-        )
-    return evaluations
+    return results, len(groups)
+
+
+def _kept_whole_if_most_removed(article: LabelledArticle, decisions: list[tuple[str, bool]]) -> list[tuple[str, bool]]:
+    """The HTML path's page rule (``cleaner.html``): a page the classifier would strip of more than
+    MAX_REMOVED_SHARE of its extracted characters is kept whole."""
+    total = sum(len(p.text) for p in article.paragraphs)
+    removed = sum(len(p.text) for p, (_, keep) in zip(article.paragraphs, decisions) if not keep)
+    if total and removed > MAX_REMOVED_SHARE * total:
+        return [(label, True) for label, _ in decisions]
+    return decisions
+
+
+def _pool(
+    results: list, threshold: float, n_folds: int, pages_only: bool = False,
+) -> Evaluation:
+    s, t, pred, kept, exact = [], [], [], [], []
+    for fold in results:
+        for article, decisions in fold[threshold]:
+            if pages_only:
+                if not is_page(article):
+                    continue
+                decisions = _kept_whole_if_most_removed(article, decisions)
+            for truth, (label, keep) in zip(article.labels, decisions):
+                s.append(article.style)
+                t.append(truth)
+                pred.append(label)
+                kept.append(keep)
+            exact.append(
+                (article.style, all(keep == (truth == "body") for truth, (_, keep) in zip(article.labels, decisions)))
+            )
+    return Evaluation(tuple(s), tuple(t), tuple(pred), tuple(kept), tuple(exact), threshold, n_folds)
+
+
+def is_page(article: LabelledArticle) -> bool:
+    """Whether a fixture is an HTML page (decided by the HTML path at its own threshold)."""
+    return article.path.suffix.lower() in {".html", ".htm"}
+
+
+def cross_validate_thresholds(
+    articles: Sequence[LabelledArticle], thresholds: Sequence[float], random_state: int = 0,
+    n_jobs: int = -1, folds: int = DEFAULT_FOLDS,
+) -> dict[float, Evaluation]:
+    """Cross-validation with whole publisher styles held out, decided exactly as the cleaner decides,
+    at each of ``thresholds`` (one fit per fold serves them all)."""
+    return cross_validate_all(articles, thresholds, (), random_state, n_jobs, folds)[0]
+
+
+def cross_validate_all(
+    articles: Sequence[LabelledArticle], thresholds: Sequence[float], page_thresholds: Sequence[float],
+    random_state: int = 0, n_jobs: int = -1, folds: int = DEFAULT_FOLDS,
+) -> tuple[dict[float, Evaluation], dict[float, Evaluation]]:
+    """Like :func:`cross_validate_thresholds`, from the same folds, plus the HTML pages alone at each of
+    ``page_thresholds`` with the HTML path's page rule applied: what the page threshold is chosen on."""
+    results, n_folds = _fold_results(
+        articles, sorted(set(thresholds) | set(page_thresholds)), random_state, n_jobs, folds
+    )
+    everything = {threshold: _pool(results, threshold, n_folds) for threshold in thresholds}
+    has_pages = any(is_page(a) for a in articles)
+    pages = {threshold: _pool(results, threshold, n_folds, pages_only=True) for threshold in page_thresholds} if has_pages else {}
+    return everything, pages
 
 
 def cross_validate(
@@ -194,6 +236,7 @@ def cross_validate(
 
 
 SWEEP = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+PAGE_SWEEP = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.97, 0.99)  # HTML pages: extraction already removed the chrome
 
 
 def sweep_summary(evaluations: dict[float, Evaluation]) -> list[dict[str, float]]:
@@ -225,10 +268,12 @@ def train(
     """
     articles = load_fixtures(fixtures_root)
     thresholds = sorted(set(SWEEP) | ({threshold} if threshold is not None else set()))
-    evaluations = cross_validate_thresholds(articles, thresholds, random_state, n_jobs, folds)
+    evaluations, page_evaluations = cross_validate_all(articles, thresholds, PAGE_SWEEP, random_state, n_jobs, folds)
     sweep = sweep_summary(evaluations)
     chosen = threshold if threshold is not None else choose_threshold(sweep, max_body_lost)
     metrics = evaluations[chosen].metrics()
+    page_sweep = sweep_summary(page_evaluations) if page_evaluations else []
+    page_threshold = choose_threshold(page_sweep, max_body_lost) if page_sweep else None
     pipeline = fit_pipeline(articles, random_state)
     label_counts = Counter(label for a in articles for label in a.labels)
     training = {
@@ -244,5 +289,14 @@ def train(
     heldout = {k: metrics[k] for k in ("removable", "body_lost", "articles_exact", "per_label", "confusion")}
     heldout["scheme"] = f"publisher styles held out, {metrics['folds']} folds"
     heldout["sweep"] = sweep
-    save_model(pipeline, out, threshold=chosen, training=training, heldout_metrics=heldout)
-    return dict(metrics, sweep=sweep)
+    if page_threshold is not None:
+        page_metrics = page_evaluations[page_threshold].metrics()
+        heldout["html_pages"] = {
+            "threshold": page_threshold,
+            "threshold_rule": f"best held-out F1 on the HTML fixtures, page rule applied, body lost <= {max_body_lost}",
+            **{k: page_metrics[k] for k in ("articles", "paragraphs", "removable", "body_lost", "articles_exact")},
+            "sweep": page_sweep,
+        }
+    save_model(pipeline, out, threshold=chosen, html_threshold=page_threshold, training=training,
+               heldout_metrics=heldout)
+    return dict(metrics, sweep=sweep, html_threshold=page_threshold, html_sweep=page_sweep)

@@ -30,6 +30,7 @@ import math
 import re
 from collections import Counter
 from functools import lru_cache
+from itertools import chain, repeat
 from importlib import resources
 from typing import Iterable, NamedTuple, Sequence
 
@@ -102,8 +103,8 @@ _AGENCY_CODE = re.compile(r"^[a-z]{1,5}(?:[-/][a-z]{1,5}){1,6}$")
 _BIO_OPENING = re.compile(r"^(?:[A-Z][\w.'’-]+ ){1,3}(?:is|was|covers|reports|writes|has|joined|leads|edits|spent|previously)\b")
 # "LM Otero/AP", "Mara Kessling for The Review", "Photo courtesy of ...": a credit line, not a sentence.
 _CREDIT_LINE = re.compile(
-    r"^(?:[A-Z][\w.'’-]*\.? ?){1,4}(?:/| for | via )(?:[A-Z@][\w.'’&-]*\.? ?){1,5}$|^(?:photo|image|picture)s? courtesy\b",
-    re.IGNORECASE,
+    r"^[A-Z][\w.'’-]*(?: [A-Z][\w.'’-]*){0,3} ?(?:/|for|via) ?[A-Z@][\w.'’&-]*(?: [A-Z][\w.'’&-]*){0,4}$"
+    r"|^(?i:(?:photo|image|picture)s? courtesy)\b"
 )
 # "Acme Corp. is a leading provider of ...", "Founded in 1998, Acme ...": the stock company description.
 _COMPANY_DESCRIPTION = re.compile(
@@ -111,9 +112,9 @@ _COMPANY_DESCRIPTION = re.compile(
     r"(?:[^.]{0,80}?)\b(?:company|firm|provider|developer|maker|manufacturer|leader|organization|organisation|"
     r"agency|platform|network|group|bank|utility|cooperative|nonprofit|studio|fund|operator|supplier|startup))"
 )
-_URL_MARKS = ("http", "www.", ".com", ".org", ".net", ".co.uk")
-_SEPARATORS = "|»►→•▶"
-_CURRENCIES = "$€£₹¥"
+_SEPARATOR = re.compile("[|»►→•▶]")
+_CURRENCY = re.compile("[$€£₹¥]")
+_QUOTE = re.compile('["“”]')
 _TERMINAL = frozenset(".!?\"”’')…")
 _OPENING_QUOTES = frozenset("\"“‘'")
 
@@ -149,19 +150,20 @@ def _shape(text: str, tokens: list[str], lowered: list[str], cues: dict[str, tup
     """Shape features of one paragraph.
 
     ``tokens`` are the tokens of its head and tail in their original case, ``lowered`` the same
-    lower-cased. Everything is counted in
-    one pass over them or with substring tests: this runs for every paragraph and must stay cheap.
+    lower-cased. Everything is counted in one pass over them or with one precompiled pattern per test:
+    this runs for every paragraph and must stay cheap.
     """
-    lower = text.lower()
     n_tokens = len(tokens) or 1
     # Case counts on the opening tokens: a Title-Case pitch shows itself early.
     alpha_tokens = [t for t in tokens[:CASE_TOKENS] if t[0].isalpha()]
     alpha = len(alpha_tokens)
-    long_tokens = [t for t in alpha_tokens if len(t) > 3]
-    long_words = len(long_tokens)
-    capitalised_long = len([t for t in long_tokens if t[0].isupper()])
-    upper_initial = len([t for t in alpha_tokens if t[0].isupper()])
-    all_caps = len([t for t in alpha_tokens if len(t) > 1 and t.isupper()])
+    title_ratio = caps_ratio = all_caps_ratio = 0.0
+    if alpha:
+        long_tokens = [t for t in alpha_tokens if len(t) > 3]
+        if long_tokens:
+            title_ratio = len([t for t in long_tokens if t[0].isupper()]) / len(long_tokens)
+        caps_ratio = len([t for t in alpha_tokens if t[0].isupper()]) / alpha
+        all_caps_ratio = len([t for t in alpha_tokens if len(t) > 1 and t.isupper()]) / alpha
     with_digit = len([t for t in tokens if t[0].isdigit()])
     hits = [0, 0, 0, 0]
     for bits in filter(None, map(cues.get, lowered)):
@@ -169,11 +171,13 @@ def _shape(text: str, tokens: list[str], lowered: list[str], cues: dict[str, tup
         hits[1] += bits[1]
         hits[2] += bits[2]
         hits[3] += bits[3]
-    words = len(text.split()) if len(text) < 400 else len(tokens)
+    n_chars = len(text)
+    lower = text.lower()
+    words = len(text.split()) if n_chars < 400 else len(tokens)
     first_char = text[:1]
     last_char = text[-1:]
     has_at = "@" in text
-    unterminated = last_char not in _TERMINAL
+    terminal = last_char in _TERMINAL
     lead_in = _LEAD_IN.match(text)
     # "See Also: Title Case Headline" vs "What Happened: The company said ...": the case of what
     # follows the label tells a promo headline from a body lead-in.
@@ -182,28 +186,29 @@ def _shape(text: str, tokens: list[str], lowered: list[str], cues: dict[str, tup
         after = [t for t in tokens if t[0].isalpha() and len(t) > 3][1:12]
         title_after = len([t for t in after if t[0].isupper()]) / len(after) if after else 0.0
     return [
-        math.log1p(len(text)) / 8.0,
+        math.log1p(n_chars) / 8.0,
         math.log1p(words) / 6.0,
         float(words <= 3),
         float(words <= 8),
-        capitalised_long / long_words if long_words else 0.0,
-        upper_initial / alpha if alpha else 0.0,
-        all_caps / alpha if alpha else 0.0,
+        title_ratio,
+        caps_ratio,
+        all_caps_ratio,
         float(lead_in is not None),
-        float(last_char in _TERMINAL),
+        float(terminal),
         float(last_char == "?"),
         float(last_char == ":"),
         float("?" in text),
         min(len(_SENTENCE_END.findall(text)), 4) / 4.0,
         min(with_digit / n_tokens * 3.0, 1.0),
-        float(any(mark in lower for mark in _URL_MARKS)),
+        float("http" in lower or "www." in lower or ".com" in lower or ".org" in lower or ".net" in lower
+              or ".co.uk" in lower),
         float(has_at and _EMAIL.search(text) is not None),
         float(has_at and _HANDLE.search(text) is not None),
         float("©" in text or "copyright" in lower or "(c)" in lower),
-        float(any(ch in text for ch in _SEPARATORS)),
-        float(any(ch in text for ch in _CURRENCIES)),
+        float(_SEPARATOR.search(text) is not None),
+        float(_CURRENCY.search(text) is not None),
         float(first_char in _OPENING_QUOTES),
-        float("\"" in text or "“" in text or "”" in text),
+        float(_QUOTE.search(text) is not None),
         float(first_char in "(["),
         min(hits[2] / n_tokens * 10.0, 1.0),
         min(hits[3] / n_tokens * 10.0, 1.0),
@@ -214,12 +219,12 @@ def _shape(text: str, tokens: list[str], lowered: list[str], cues: dict[str, tup
         float(first_char in "-*•–—►▶»"),
         float("\n" in text),
         float(first_char.islower()),
-        float(unterminated and 5 <= words <= 20),
-        float(unterminated and words <= 4),
+        float(not terminal and 5 <= words <= 20),
+        float(not terminal and words <= 4),
         float(_AGENCY_CODE.match(text) is not None),
         float(_BIO_OPENING.match(text) is not None),
         title_after,
-        float(len(text) < 90 and _CREDIT_LINE.match(text) is not None),
+        float(n_chars < 90 and _CREDIT_LINE.match(text) is not None),
         float(_COMPANY_DESCRIPTION.match(text) is not None),
     ]
 
@@ -279,13 +284,15 @@ class _Vocabulary:
         self.idf = np.asarray([math.log((1 + n_docs) / (1 + df[t])) + 1.0 for t in kept], dtype=np.float32)
 
     def transform(self, documents: Sequence[Sequence[str]]) -> sp.csr_matrix:
-        lookup = self.index.get
-        columns = [[c for c in map(lookup, doc) if c is not None] for doc in documents]
-        indptr = np.zeros(len(columns) + 1, dtype=np.int64)
-        np.cumsum([len(c) for c in columns], out=indptr[1:])
-        indices = np.fromiter((c for row in columns for c in row), dtype=np.int32, count=int(indptr[-1]))
+        lengths = np.fromiter(map(len, documents), dtype=np.int64, count=len(documents))
+        terms = list(chain.from_iterable(documents))
+        # One dict lookup per term (unknown terms give -1); everything after that runs in numpy.
+        columns = np.fromiter(map(self.index.get, terms, repeat(-1)), dtype=np.int64, count=len(terms))
+        rows = np.repeat(np.arange(len(documents)), lengths)
+        known = columns >= 0
         matrix = sp.csr_matrix(
-            (np.ones(len(indices), dtype=np.float32), indices, indptr), shape=(len(columns), len(self.terms))
+            (np.ones(int(known.sum()), dtype=np.float32), (rows[known], columns[known])),
+            shape=(len(documents), len(self.terms)),
         )
         matrix.sum_duplicates()  # in C: repeated terms merge, indices come out sorted
         matrix.data = self.idf[matrix.indices]  # binary presence, idf-weighted
@@ -377,8 +384,8 @@ class ParagraphFeaturizer(TransformerMixin, BaseEstimator):
                 html[i] = _html(paragraph, self.container_cues_)
         lead = self.lead_.transform([_lead_terms(x, t) for x, t in zip(texts, lowered)])
         words = self.words_.transform([_word_terms(t) for t in lowered])
-        content = [frozenset(t for t in low if len(t) > 4) for low in lowered]
-        names = [frozenset(t for t in ts[1:] if t[0].isupper() and len(t) > 2) for ts in tokens]
+        content = [frozenset([t for t in low if len(t) > 4]) for low in lowered]
+        names = [frozenset([t for t in ts[1:] if t[0].isupper() and len(t) > 2]) for ts in tokens]
         return OwnFeatures(shape, html, lead, words, content, names)
 
     def first_pass_dense_ranges(self) -> tuple[tuple[int, int], ...]:

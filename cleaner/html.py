@@ -46,9 +46,9 @@ LOGGER = logging.getLogger(__name__)
 
 CONTAINER_DEPTH = 4  # block-level elements (the block itself included) whose class/id tokens are read
 # After main-content extraction, promo is much rarer among the paragraphs than in the fixtures the
-# model is calibrated on, and real pages stray further from them than text feeds do: the HTML path asks
-# for stronger evidence before removing a paragraph. Chosen on the article-extraction benchmark (see
-# docs/html-readme-section.md), where it is the one tuned number.
+# model is calibrated on, and real pages stray further from them than text feeds do: the HTML path may
+# ask for stronger evidence before removing a paragraph. `cleaner train` chooses the page threshold on
+# the held-out HTML fixtures and stores it in the sidecar; this is the fallback for models without one.
 HTML_THRESHOLD = 0.97
 # The classifier removes insertions; it does not overrule the extractor on what the article is. A page
 # where it would remove more than this share of the extracted characters is kept whole.
@@ -630,9 +630,12 @@ def _kept_whole(result: "CleanResult") -> "CleanResult":
 
 
 def html_cleaner(cleaner: "Cleaner") -> "Cleaner":
-    """The cleaner the HTML path decides with: the user's threshold if one is set, else
-    :data:`HTML_THRESHOLD`."""
-    return cleaner if cleaner.config.threshold is not None else cleaner.with_config(threshold=HTML_THRESHOLD)
+    """The cleaner the HTML path decides with: the user's threshold if one is set, else the model's page
+    threshold (chosen on held-out HTML fixtures, stored in its sidecar), else :data:`HTML_THRESHOLD`."""
+    if cleaner.config.threshold is not None:
+        return cleaner
+    page_threshold = cleaner.info.html_threshold
+    return cleaner.with_config(threshold=HTML_THRESHOLD if page_threshold is None else page_threshold)
 
 
 @dataclass(frozen=True)

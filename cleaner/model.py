@@ -75,7 +75,7 @@ class NeighbourSmoothedClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(
         self, dense_columns: int, first_pass_dense: tuple[tuple[int, int], ...] = (), C: float = 4.0,
-        window: int = 2, inner_folds: int = 5, calibration_folds: int = 3, boost_iterations: int = 100,
+        window: int = 2, inner_folds: int = 5, calibration_folds: int = 3, boost_iterations: int = 200,
         learning_rate: float = 0.15, random_state: int = 0,
     ) -> None:
         self.dense_columns = dense_columns
@@ -229,6 +229,7 @@ class ModelInfo:
     training: dict[str, Any] = field(default_factory=dict)
     heldout_metrics: dict[str, Any] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
+    html_threshold: float | None = None  # for web pages (cleaner.html); chosen on held-out HTML fixtures
 
 
 def _sha256(path: Path) -> str:
@@ -267,7 +268,7 @@ def sidecar_path(model_path: Path) -> Path:
 
 def save_model(
     pipeline: Pipeline, path: str | Path, *, threshold: float, training: dict[str, Any],
-    heldout_metrics: dict[str, Any],
+    heldout_metrics: dict[str, Any], html_threshold: float | None = None,
 ) -> Path:
     """Write ``path`` (joblib) and its JSON sidecar, each atomically; return the sidecar path."""
     path = Path(path)
@@ -281,6 +282,7 @@ def save_model(
         "versions": _versions(),
         "labels": list(pipeline.classes_),
         "threshold": threshold,
+        "html_threshold": html_threshold,
         "n_features": len(names),
         "feature_names_sha256": hashlib.sha256("\n".join(names).encode()).hexdigest(),
         "feature_names": names,
@@ -344,9 +346,13 @@ def load_model(path: str | Path | None = None) -> tuple[Pipeline, ModelInfo]:
     threshold = meta.get("threshold")
     if not isinstance(threshold, (int, float)) or not 0.0 < threshold < 1.0:
         raise ModelError(f"model sidecar {meta_path}: threshold {threshold!r} is not a number in (0, 1)")
+    html_threshold = meta.get("html_threshold")
+    if html_threshold is not None and (not isinstance(html_threshold, (int, float)) or not 0.0 < html_threshold < 1.0):
+        raise ModelError(f"model sidecar {meta_path}: html_threshold {html_threshold!r} is not a number in (0, 1)")
     info = ModelInfo(
         threshold=float(threshold), labels=tuple(meta["labels"]), training=meta.get("training", {}),
         heldout_metrics=meta.get("heldout_metrics", {}), versions=meta.get("versions", {}),
+        html_threshold=None if html_threshold is None else float(html_threshold),
     )
     return pipeline, info
 
