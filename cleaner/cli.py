@@ -287,18 +287,20 @@ def explain_command(input_file: str, input_format: str | None, text_field: str, 
               help="Decision threshold to store (default: chosen from the held-out sweep).")
 @click.option("--max-body-lost", default=0.01, show_default=True, type=click.FloatRange(0, 1),
               help="When choosing the threshold: the largest held-out share of body paragraphs lost.")
+@click.option("--max-page-body-lost", default=0.005, show_default=True, type=click.FloatRange(0, 1),
+              help="When choosing the page threshold: the same, on the HTML fixtures alone.")
 @click.option("--seed", default=0, show_default=True, help="Random seed (training is deterministic).")
 @click.option("-j", "--jobs", default=-1, show_default=True, help="Parallel cross-validation folds (-1: all cores).")
 @click.option("--folds", default=10, show_default=True, help="Groups of publisher styles to hold out (0: one style each).")
-def train_command(fixtures: str, out: str, threshold: float | None, max_body_lost: float, seed: int, jobs: int,
-                  folds: int) -> None:
+def train_command(fixtures: str, out: str, threshold: float | None, max_body_lost: float,
+                  max_page_body_lost: float, seed: int, jobs: int, folds: int) -> None:
     """Train the paragraph classifier on labelled fixtures; write the model and its JSON sidecar.
 
     Example: cleaner train fixtures --out models/cleaner-model.joblib
     """
     from cleaner.evaluate import train
 
-    metrics = train(fixtures, out, threshold, seed, jobs, folds, max_body_lost)
+    metrics = train(fixtures, out, threshold, seed, jobs, folds, max_body_lost, max_page_body_lost)
     click.echo(format_sweep(metrics["sweep"]))
     click.echo(
         f"wrote {out} (+ {Path(out).with_suffix('.json').name}) with threshold {metrics['threshold']}; held out by "

@@ -107,6 +107,11 @@ class NeighbourSmoothedClassifier(ClassifierMixin, BaseEstimator):
         first_scores = cross_val_predict(self._first(), own, y, cv=KFold(self.inner_folds), method="predict_proba")
         self.first_ = self._first().fit(own, y)
         self.classes_ = self.first_.classes_
+        # Means of the dense first-pass columns, so explanations say how a paragraph differs from the
+        # average one ("longer than usual") rather than crediting always-on features.
+        self.dense_means_ = np.zeros(self.dense_columns)
+        dense_own = [c for c in self.first_pass_columns(X.shape[1]) if c < self.dense_columns]
+        self.dense_means_[dense_own] = np.asarray(X[:, dense_own].mean(axis=0)).ravel()
         boosting = HistGradientBoostingClassifier(
             max_iter=self.boost_iterations, learning_rate=self.learning_rate, l2_regularization=1.0,
             early_stopping=False, random_state=self.random_state,
@@ -178,9 +183,10 @@ class NeighbourSmoothedClassifier(ClassifierMixin, BaseEstimator):
     def contributions(self, X: sp.spmatrix) -> sp.csr_matrix:
         """Per row and column, how much the first pass leaned towards "remove" because of that feature.
 
-        value * (mean promo/boilerplate coefficient - body coefficient) of the first-pass logistic
-        regression (zero for the context columns it does not read): a readable account of which words
-        and shapes drove a score (the second pass then weighs it together with the context).
+        (value - its training mean) * (mean promo/boilerplate coefficient - body coefficient) of the
+        first-pass logistic regression for the dense columns, value * the same for the sparse ones (zero
+        for the context columns it does not read): a readable account of which words and shapes drove a
+        score (the second pass then weighs it together with the context).
         """
         X = sp.csr_matrix(X)
         coef = self.first_.coef_
@@ -188,7 +194,9 @@ class NeighbourSmoothedClassifier(ClassifierMixin, BaseEstimator):
         others = [i for i in range(len(self.classes_)) if i != body]
         direction = np.zeros(X.shape[1])
         direction[self.first_pass_columns(X.shape[1])] = coef[others].mean(axis=0) - coef[body]
-        return X.multiply(direction[None, :]).tocsr()
+        d = self.dense_columns
+        dense = (X[:, :d].toarray() - self.dense_means_) * direction[:d]
+        return sp.hstack([sp.csr_matrix(dense), X[:, d:].multiply(direction[None, d:])], format="csr")
 
 
 @lru_cache(maxsize=1)

@@ -12,7 +12,7 @@ from cleaner import batch
 from cleaner import io as cio
 from cleaner.batch import BatchConfig, BatchUsageError, Summary, run_batch
 from cleaner.clean import Cleaner, CleanerConfig
-from cleaner.html import HTML_THRESHOLD, MAX_REMOVED_SHARE, html_cleaner, segment_html
+from cleaner.html import MAX_REMOVED_SHARE, html_cleaner, segment_html
 from cleaner.io import ReadOptions, Reject
 from cleaner.model import ModelError
 from tests.conftest import ARTICLE, BODY, HEADLINE, MILD_PROMO, MILD_PROMO_PAGE, MOSTLY_PROMO_PAGE, PAGE, PROMO
@@ -122,7 +122,7 @@ def test_html_is_decided_by_the_html_path(tmp_path: Path, cleaner: Cleaner, clea
 
 def test_pages_are_decided_at_the_html_threshold(tmp_path: Path, cleaner: Cleaner) -> None:
     score = next(p.score for p in cleaner.analyze_html(MILD_PROMO_PAGE).paragraphs if p.text == MILD_PROMO)
-    assert cleaner.threshold <= score < HTML_THRESHOLD, "the test page no longer sits between the thresholds"
+    assert cleaner.threshold <= score < html_cleaner(cleaner).threshold, "the test page no longer sits between the thresholds"
     page = tmp_path / "page.html"
     page.write_text(MILD_PROMO_PAGE, "utf-8")
     summary, _ = run([page], tmp_path / "out")

@@ -49,3 +49,18 @@ def test_cross_validation_needs_two_styles(fixture_articles):
     one_style = [a for a in fixture_articles if a.style == fixture_articles[0].style]
     with pytest.raises(ValueError, match="at least 2 publisher styles"):
         cross_validate(one_style)
+
+
+def test_pages_are_pooled_alone_with_the_page_rule(fixture_articles):
+    """The page threshold is chosen on HTML fixtures only, decided as the HTML path decides: a page the
+    classifier would strip of most of its text is kept whole."""
+    page = next(a for a in fixture_articles if evaluation.is_page(a))
+    text = next(a for a in fixture_articles if not evaluation.is_page(a))
+    strip_all = [("promo", False)] * len(page.paragraphs)
+    strip_first = [("promo", False)] + [("body", True)] * (len(page.paragraphs) - 1)
+    results = [{0.9: [(page, strip_all), (text, [("body", True)] * len(text.paragraphs))]},
+               {0.9: [(page, strip_first)]}]
+    pooled = evaluation._pool(results, 0.9, 2, pages_only=True)
+    assert pooled.styles == (page.style,) * (2 * len(page.paragraphs))  # the text article is left out
+    assert all(pooled.kept[: len(page.paragraphs)])  # most of the page would go: kept whole
+    assert pooled.kept[len(page.paragraphs):] == tuple(keep for _, keep in strip_first)

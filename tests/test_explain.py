@@ -6,7 +6,7 @@ import pytest
 
 from cleaner import Cleaner
 from cleaner.explain import explain, explain_html, explain_text
-from cleaner.html import HTML_THRESHOLD
+from cleaner.html import html_cleaner
 from cleaner.model import feature_names
 from cleaner.segment import segment_text
 from tests.conftest import ARTICLE, MOSTLY_PROMO_PAGE, PAGE, PROMO
@@ -45,7 +45,7 @@ def test_explain_segmented_input_and_keep_boilerplate(cleaner: Cleaner) -> None:
 def test_a_page_is_explained_with_the_decisions_of_the_html_path(cleaner: Cleaner, page: str, whole: bool) -> None:
     explanation = explain_html(cleaner, page.encode("utf-8"), top=2)
     result = cleaner.analyze_html(page)
-    assert (explanation.threshold, explanation.kept_whole) == (HTML_THRESHOLD, whole)
+    assert (explanation.threshold, explanation.kept_whole) == (html_cleaner(cleaner).threshold, whole)
     assert explanation.metadata == result.metadata
     assert [(p.index, p.text, p.label, p.score, p.kept) for p in explanation.paragraphs] == [
         (p.index, p.text, p.label, p.score, p.kept) for p in result.paragraphs

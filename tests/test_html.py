@@ -374,11 +374,13 @@ def test_batch_matches_one_by_one(shipped):
     assert analyze_html_batch(shipped, pages) == [analyze_html(shipped, p) for p in pages]
 
 
-def test_html_path_uses_its_own_threshold_unless_one_is_set(shipped):
-    assert shipped.config.threshold is None
-    assert html_cleaner(shipped).threshold == HTML_THRESHOLD
+def test_html_path_uses_the_models_page_threshold_unless_one_is_set(shipped):
+    assert shipped.config.threshold is None and shipped.info.html_threshold is not None
+    assert html_cleaner(shipped).threshold == shipped.info.html_threshold
     explicit = shipped.with_config(threshold=0.3)
     assert html_cleaner(explicit).threshold == 0.3
+    older = Cleaner(shipped.pipeline, replace(shipped.info, html_threshold=None))  # a sidecar without one
+    assert html_cleaner(older).threshold == HTML_THRESHOLD
 
 
 def _result(kept: list[bool], lengths: list[int]) -> CleanResult:
@@ -409,7 +411,7 @@ def test_decisions_say_when_the_extractor_won_and_only_trafilatura_wins(shipped)
     assert whole.kept_whole and all(p.kept for p in whole.result.paragraphs)
     assert not unguarded.kept_whole and not all(p.kept for p in unguarded.result.paragraphs)
     assert [p.label for p in unguarded.result.paragraphs] == [p.label for p in whole.result.paragraphs]
-    assert not ordinary.kept_whole and {d.threshold for d in (whole, unguarded, ordinary)} == {HTML_THRESHOLD}
+    assert not ordinary.kept_whole and {d.threshold for d in (whole, unguarded, ordinary)} == {shipped.info.html_threshold}
     assert [d.result for d in (whole, ordinary)] == analyze_segmentations(shipped, [promo, story])
 
 

@@ -98,6 +98,9 @@ def test_other_format_and_bad_threshold(saved):
     meta_path.write_text(json.dumps(dict(meta, threshold=7)))
     with pytest.raises(ModelError, match="threshold 7"):
         load_model(saved)
+    meta_path.write_text(json.dumps(dict(meta, html_threshold="high")))
+    with pytest.raises(ModelError, match="html_threshold 'high'"):
+        load_model(saved)
 
 
 def test_feature_names_must_match(saved):
@@ -126,3 +129,7 @@ def test_shipped_model_loads_and_records_its_training(shipped):
     assert shipped_model_path().is_file()
     assert shipped.info.training["articles"] >= 200
     assert shipped.info.heldout_metrics["scheme"].startswith("publisher styles held out")
+    # The page threshold was chosen on the HTML fixtures held out by style, and says so.
+    pages = shipped.info.heldout_metrics["html_pages"]
+    assert shipped.info.html_threshold == pages["threshold"] and pages["articles"] >= 24
+    assert pages["threshold"] in [row["threshold"] for row in pages["sweep"]]
