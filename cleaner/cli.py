@@ -285,7 +285,7 @@ def explain_command(input_file: str, input_format: str | None, text_field: str, 
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Where to write the model (.joblib).")
 @click.option("--threshold", type=click.FloatRange(0, 1, min_open=True, max_open=True),
               help="Decision threshold to store (default: chosen from the held-out sweep).")
-@click.option("--max-body-lost", default=0.01, show_default=True, type=click.FloatRange(0, 1),
+@click.option("--max-body-lost", default=0.005, show_default=True, type=click.FloatRange(0, 1),
               help="When choosing the threshold: the largest held-out share of body paragraphs lost.")
 @click.option("--max-page-body-lost", default=0.005, show_default=True, type=click.FloatRange(0, 1),
               help="When choosing the page threshold: the same, on the HTML fixtures alone.")

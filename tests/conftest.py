@@ -65,7 +65,7 @@ def html_page(blocks: Sequence[str]) -> str:
 
 PAGE = html_page([f"<p>{p}</p>" for p in BODY[:2]] + [PROMO_HTML] + [f"<p>{p}</p>" for p in BODY[2:]])
 # A closing line the model finds promo-like, but below the HTML path's stricter threshold.
-MILD_PROMO = "Read the full earnings report on the company's website."
+MILD_PROMO = "Have a tip about the company? Email our newsroom."  # scores between the text and page thresholds
 MILD_PROMO_PAGE = html_page([f"<p>{p}</p>" for p in BODY] + [f"<p>{MILD_PROMO}</p>"])
 # One paragraph of story and a page of promo: the classifier would remove most of what was extracted.
 MOSTLY_PROMO_PAGE = html_page([f"<p>{BODY[0]}</p>", PROMO_HTML, *MORE_PROMO_HTML])

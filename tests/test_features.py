@@ -69,6 +69,21 @@ def test_own_then_assemble_equals_transform(featurizer):
     assert (featurizer.assemble(own.take(subset), rows_subset) != featurizer.transform(rows_subset)).nnz == 0
 
 
+def test_own_matrix_is_the_first_pass_columns_of_the_full_matrix(featurizer, small_pipeline):
+    """The cleaner scores the first pass once per paragraph from ``own_matrix``; it must be exactly the
+    columns the classifier reads from the full matrix, or rounds would score differently from fitting."""
+    rows = rows_for_articles([ARTICLE, ARTICLE[1:]])
+    features = small_pipeline.named_steps["features"]
+    classifier = small_pipeline.named_steps["classify"]
+    full = features.transform(rows)
+    own = features.own([r.paragraph for r in rows])
+    columns = classifier.first_pass_columns(full.shape[1])
+    assert (features.own_matrix(own) != full[:, columns]).nnz == 0
+    dense = features.assemble_dense(own, np.arange(len(rows)), rows)
+    two_passes = classifier.second_pass(dense, classifier.first_pass(features.own_matrix(own)))
+    assert np.allclose(two_passes, small_pipeline.predict_proba(rows))
+
+
 def test_html_fields_fill_html_columns_only_for_html(featurizer):
     text_row = rows_for_articles([[Paragraph("Share this article")]])
     html_row = rows_for_articles([[Paragraph("Share this article", tag="li", link_density=1.0, container="share-bar social")]])
