@@ -126,7 +126,8 @@ SHAPE_NAMES = (
     "boilerplate_cues", "exclaims", "starts_bullet", "multi_line", "starts_lower", "headline_like",
     "subhead_like", "agency_code", "bio_opening", "title_after_lead_in", "credit_line", "company_description",
 )
-POSITION_NAMES = ("relative", "is_first", "is_last", "in_first3", "in_last3", "log_count")
+# No article-length feature: lengths are a house trait, and trees learned publisher quirks from it.
+POSITION_NAMES = ("relative", "is_first", "is_last", "in_first3", "in_last3")
 ARTICLE_NAMES = (
     "share_subhead_like", "share_lead_in", "relative_length", "overlap", "overlap_names", "similarity",
 )
@@ -233,9 +234,7 @@ def _positions(position: np.ndarray, count: np.ndarray) -> np.ndarray:
     """Position features for every row (see POSITION_NAMES)."""
     from_end = count - 1 - position
     relative = np.divide(position, count - 1, out=np.zeros_like(position), where=count > 1)
-    return np.column_stack([
-        relative, position == 0, from_end == 0, position < 3, from_end < 3, np.log1p(count) / 4.0,
-    ]).astype(np.float32)
+    return np.column_stack([relative, position == 0, from_end == 0, position < 3, from_end < 3]).astype(np.float32)
 
 
 def _html(paragraph: Paragraph, container_cues: tuple[str, ...]) -> list[float]:

@@ -64,8 +64,8 @@ def html_page(blocks: Sequence[str]) -> str:
 
 
 PAGE = html_page([f"<p>{p}</p>" for p in BODY[:2]] + [PROMO_HTML] + [f"<p>{p}</p>" for p in BODY[2:]])
-# A closing line the model finds promo-like, but below the HTML path's stricter threshold.
-MILD_PROMO = "Have a tip about the company? Email our newsroom."  # scores between the text and page thresholds
+# A closing line the model finds promo-like (tests check its score lies between the thresholds they use).
+MILD_PROMO = "Have a tip about the company? Email our newsroom."
 MILD_PROMO_PAGE = html_page([f"<p>{p}</p>" for p in BODY] + [f"<p>{MILD_PROMO}</p>"])
 # One paragraph of story and a page of promo: the classifier would remove most of what was extracted.
 MOSTLY_PROMO_PAGE = html_page([f"<p>{BODY[0]}</p>", PROMO_HTML, *MORE_PROMO_HTML])
@@ -74,6 +74,25 @@ MOSTLY_PROMO_PAGE = html_page([f"<p>{BODY[0]}</p>", PROMO_HTML, *MORE_PROMO_HTML
 @pytest.fixture(scope="session")
 def shipped() -> Cleaner:
     return Cleaner.load()
+
+
+@pytest.fixture(scope="session")
+def cautious_page_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shipped model with a page threshold of 0.999 in its sidecar (the sidecar is what sets it), so
+    that a line the model finds promo-like sits between the text and page thresholds whatever the
+    shipped thresholds are."""
+    import json
+    import shutil
+
+    from cleaner.model import shipped_model_path
+
+    folder = tmp_path_factory.mktemp("cautious-model")
+    source = shipped_model_path()
+    shutil.copy(source, folder / source.name)
+    meta = json.loads(source.with_suffix(".json").read_text("utf-8"))
+    meta["html_threshold"] = 0.999
+    (folder / source.with_suffix(".json").name).write_text(json.dumps(meta), "utf-8")
+    return folder / source.name
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,6 @@ from click.testing import CliRunner, Result
 from cleaner import Cleaner
 from cleaner.batch import Summary
 from cleaner.cli import batch_config, format_summary, main
-from cleaner.html import html_cleaner
 from tests.conftest import (
     ARTICLE, HEADLINE, MILD_PROMO, MILD_PROMO_PAGE, MOSTLY_PROMO_PAGE, PAGE, PROMO, USER_EXAMPLE,
 )
@@ -211,12 +210,12 @@ def test_explain_colour_on_request_and_records_of_a_feed(tmp_path: Path) -> None
     assert f"{feed}:1 · threshold" in plain and f"{feed}:2 · threshold" in plain
 
 
-def test_explain_an_html_page_shows_the_decisions_of_the_html_path(tmp_path: Path) -> None:
-    result = cli("explain", article_file(tmp_path, "page.html", MILD_PROMO_PAGE), "--no-color", "--top", "0")
+def test_explain_an_html_page_shows_the_decisions_of_the_html_path(tmp_path: Path, cautious_page_model: Path) -> None:
+    page = article_file(tmp_path, "page.html", MILD_PROMO_PAGE)
+    result = cli("explain", page, "--no-color", "--top", "0", "--model", str(cautious_page_model))
     lines = result.stdout.splitlines()
-    page_threshold = html_cleaner(Cleaner.load()).threshold
-    assert lines[0] == f"{tmp_path / 'page.html'} · threshold {page_threshold:.2f} · title={HEADLINE}"
-    # Scored above the model's threshold but below the page threshold: kept, and labelled body.
+    assert lines[0] == f"{tmp_path / 'page.html'} · threshold 1.00 · title={HEADLINE}"  # 0.999, as the sidecar says
+    # Scored above the model's text threshold but below the page threshold: kept, and labelled body.
     assert re.match(rf"^\s+4\s+keep\s+body\s+0\.\d\d\s+{re.escape(MILD_PROMO)}$", lines[-2])
     assert lines[-1] == "kept 5 of 5 paragraphs; removed: nothing"
     promo_page = cli("explain", article_file(tmp_path, "promo.html", PAGE), "--no-color", "--top", "0")
