@@ -21,7 +21,7 @@ from sklearn.pipeline import Pipeline
 from cleaner.clean import Cleaner, CleanerConfig
 from cleaner.features import rows_for_articles
 from cleaner.fixtures import LabelledArticle, fixtures_digest, load_fixtures
-from cleaner.html import MAX_REMOVED_SHARE
+from cleaner.html import removes_most
 from cleaner.segment import Paragraph
 from cleaner.model import DEFAULT_THRESHOLD, ModelInfo, build_pipeline, save_model
 
@@ -168,11 +168,9 @@ def _fold_results(
 
 
 def _kept_whole_if_most_removed(article: LabelledArticle, decisions: list[tuple[str, bool]]) -> list[tuple[str, bool]]:
-    """The HTML path's page rule (``cleaner.html``): a page the classifier would strip of more than
-    MAX_REMOVED_SHARE of its extracted characters is kept whole."""
-    total = sum(len(p.text) for p in article.paragraphs)
-    removed = sum(len(p.text) for p, (_, keep) in zip(article.paragraphs, decisions) if not keep)
-    if total and removed > MAX_REMOVED_SHARE * total:
+    """The HTML path's page rule (``cleaner.html.removes_most``): a page the classifier would strip of
+    most of its extracted characters is kept whole."""
+    if removes_most([p.text for p in article.paragraphs], [keep for _, keep in decisions]):
         return [(label, True) for label, _ in decisions]
     return decisions
 

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 __all__ = [
     "HTML_THRESHOLD", "HtmlSegmentation", "declared_encoding", "decode_html", "segment_html", "html_to_paragraphs",
     "html_cleaner", "PageDecision", "decide_segmentations", "analyze_segmentations", "analyze_html",
-    "analyze_html_batch", "label_of",
+    "analyze_html_batch", "label_of", "removes_most",
 ]
 
 LOGGER = logging.getLogger(__name__)
@@ -617,11 +617,16 @@ def html_to_paragraphs(html: str | bytes) -> tuple[tuple[Paragraph, ...], dict[s
     return segmentation.paragraphs, segmentation.metadata
 
 
-def _removes_most(result: "CleanResult") -> bool:
-    """Whether the classifier would remove more than :data:`MAX_REMOVED_SHARE` of the page's characters."""
-    total = sum(len(p.text) for p in result.paragraphs)
-    removed = sum(len(p.text) for p in result.paragraphs if not p.kept)
+def removes_most(texts: Sequence[str], kept: Sequence[bool]) -> bool:
+    """Whether dropping the paragraphs not ``kept`` would remove more than :data:`MAX_REMOVED_SHARE` of
+    the page's characters (the page rule; the evaluator applies it to the HTML fixtures too)."""
+    total = sum(len(text) for text in texts)
+    removed = sum(len(text) for text, keep in zip(texts, kept) if not keep)
     return bool(total) and removed > MAX_REMOVED_SHARE * total
+
+
+def _removes_most(result: "CleanResult") -> bool:
+    return removes_most([p.text for p in result.paragraphs], [p.kept for p in result.paragraphs])
 
 
 def _kept_whole(result: "CleanResult") -> "CleanResult":
