@@ -18,7 +18,7 @@ from cleaner.clean import Cleaner, CleanerConfig
 from cleaner.explain import Explanation, explain_html, explain_text
 from cleaner.fixtures import FixtureError
 from cleaner.gate import GateError
-from cleaner.html import HTML_THRESHOLD, MAX_REMOVED_SHARE
+from cleaner.html import HTML_THRESHOLD, MAX_REMOVED_SHARE, page_threshold
 from cleaner.io import (
     DEFAULT_INCLUDE, FORMATS, MAX_RECORD_BYTES_DEFAULT, ReadOptions, Record, Reject, atomic_path, find_sources,
     read_source,
@@ -331,7 +331,7 @@ def evaluate_command(fixtures: str, threshold: float | None, as_json: bool, swee
     Example: cleaner evaluate fixtures --gate tests/quality_gate.json
     """
     from cleaner import gate as gates
-    from cleaner.evaluate import PAGE_SWEEP, SWEEP, cross_validate_all, sweep_summary
+    from cleaner.evaluate import PAGE_SWEEP, SWEEP, cross_validate_all, page_summary, sweep_summary
     from cleaner.fixtures import load_fixtures
     from cleaner.model import load_model
 
@@ -340,9 +340,9 @@ def evaluate_command(fixtures: str, threshold: float | None, as_json: bool, swee
     info = load_model(model)[1]
     if threshold is None:
         threshold = info.threshold
-    page_threshold = info.html_threshold if info.html_threshold is not None else HTML_THRESHOLD
+    on_pages = page_threshold(info)
     thresholds = sorted(set(SWEEP) | {threshold}) if sweep else [threshold]
-    page_thresholds = sorted(set(PAGE_SWEEP) | {page_threshold}) if sweep else [page_threshold]
+    page_thresholds = sorted(set(PAGE_SWEEP) | {on_pages}) if sweep else [on_pages]
     evaluations, page_evaluations = cross_validate_all(
         load_fixtures(fixtures), thresholds, page_thresholds, seed, jobs, folds
     )
@@ -350,9 +350,7 @@ def evaluate_command(fixtures: str, threshold: float | None, as_json: bool, swee
     if sweep:
         metrics["sweep"] = sweep_summary(evaluations)
     if page_evaluations:
-        pages = page_evaluations[page_threshold].metrics()
-        metrics["html_pages"] = {k: pages[k] for k in ("threshold", "articles", "paragraphs", "removable", "body_lost",
-                                                        "articles_exact")}
+        metrics["html_pages"] = page_summary(page_evaluations, on_pages)
         if sweep:
             metrics["html_pages"]["sweep"] = sweep_summary(page_evaluations)
     click.echo(json.dumps(metrics, indent=1) if as_json else format_metrics(metrics))

@@ -253,6 +253,12 @@ def sweep_summary(evaluations: dict[float, Evaluation]) -> list[dict[str, float]
     return rows
 
 
+def page_summary(page_evaluations: dict[float, Evaluation], threshold: float) -> dict[str, Any]:
+    """The HTML pages' held-out figures at one page threshold (sidecar and ``cleaner evaluate``)."""
+    metrics = page_evaluations[threshold].metrics()
+    return {k: metrics[k] for k in ("threshold", "articles", "paragraphs", "removable", "body_lost", "articles_exact")}
+
+
 def choose_threshold(sweep: list[dict[str, float]], max_body_lost: float) -> float:
     """The threshold with the best F1 among those losing at most ``max_body_lost`` of body paragraphs;
     if none does, the one that loses least."""
@@ -296,11 +302,9 @@ def train(
     heldout["scheme"] = f"publisher styles held out, {metrics['folds']} folds"
     heldout["sweep"] = sweep
     if page_threshold is not None:
-        page_metrics = page_evaluations[page_threshold].metrics()
         heldout["html_pages"] = {
-            "threshold": page_threshold,
+            **page_summary(page_evaluations, page_threshold),
             "threshold_rule": f"best held-out F1 on the HTML fixtures, page rule applied, body lost <= {max_page_body_lost}",
-            **{k: page_metrics[k] for k in ("articles", "paragraphs", "removable", "body_lost", "articles_exact")},
             "sweep": page_sweep,
         }
     save_model(pipeline, out, threshold=chosen, html_threshold=page_threshold, training=training,

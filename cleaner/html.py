@@ -35,10 +35,11 @@ from cleaner.segment import Paragraph
 
 if TYPE_CHECKING:
     from cleaner.clean import Cleaner, CleanResult, RoundObserver
+    from cleaner.model import ModelInfo
 
 __all__ = [
     "HTML_THRESHOLD", "HtmlSegmentation", "declared_encoding", "decode_html", "segment_html", "html_to_paragraphs",
-    "html_cleaner", "PageDecision", "decide_segmentations", "analyze_segmentations", "analyze_html",
+    "page_threshold", "html_cleaner", "PageDecision", "decide_segmentations", "analyze_segmentations", "analyze_html",
     "analyze_html_batch", "label_of", "removes_most",
 ]
 
@@ -634,13 +635,18 @@ def _kept_whole(result: "CleanResult") -> "CleanResult":
     return replace(result, paragraphs=tuple(replace(p, kept=True) for p in result.paragraphs))
 
 
+def page_threshold(info: "ModelInfo") -> float:
+    """A model's threshold for web pages: the one chosen on held-out HTML fixtures and stored in its
+    sidecar, else :data:`HTML_THRESHOLD`."""
+    return HTML_THRESHOLD if info.html_threshold is None else info.html_threshold
+
+
 def html_cleaner(cleaner: "Cleaner") -> "Cleaner":
-    """The cleaner the HTML path decides with: the user's threshold if one is set, else the model's page
-    threshold (chosen on held-out HTML fixtures, stored in its sidecar), else :data:`HTML_THRESHOLD`."""
+    """The cleaner the HTML path decides with: the user's threshold if one is set, else the model's
+    :func:`page_threshold`."""
     if cleaner.config.threshold is not None:
         return cleaner
-    page_threshold = cleaner.info.html_threshold
-    return cleaner.with_config(threshold=HTML_THRESHOLD if page_threshold is None else page_threshold)
+    return cleaner.with_config(threshold=page_threshold(cleaner.info))
 
 
 @dataclass(frozen=True)
@@ -661,7 +667,7 @@ def decide_segmentations(
     path's rules are applied.
 
     Two rules differ from plain text, both because extraction has already done part of the job: the
-    default threshold is :data:`HTML_THRESHOLD` (see :func:`html_cleaner`), and on a page where the
+    default threshold is the model's page threshold (see :func:`html_cleaner`), and on a page where the
     classifier would remove more than :data:`MAX_REMOVED_SHARE` of what trafilatura extracted, every
     paragraph is kept (their labels and scores still say what the classifier thought). ``observe`` sees
     each round's features, as in ``Cleaner.analyze_paragraphs``.
