@@ -360,10 +360,17 @@ class ParagraphFeaturizer(TransformerMixin, BaseEstimator):
         )
         return np.asarray(names, dtype=object)
 
+    def _dense_blocks(self) -> list[tuple[str, int]]:
+        """The dense column blocks in output order, with their widths (known before fitting)."""
+        html_width = 2 + len(HTML_TAGS) + len(load_lexicon(self.language)["container_cues"])
+        return [
+            ("ctx", 2), ("shape", len(SHAPE_NAMES)), ("pos", len(POSITION_NAMES)), ("article", len(ARTICLE_NAMES)),
+            ("html", html_width), ("prev", len(SHAPE_NAMES)), ("next", len(SHAPE_NAMES)),
+        ]
+
     def dense_width(self) -> int:
         """How many leading columns of the output are dense (known before fitting)."""
-        container_cues = len(load_lexicon(self.language)["container_cues"])
-        return 2 + 3 * len(SHAPE_NAMES) + len(POSITION_NAMES) + len(ARTICLE_NAMES) + 2 + len(HTML_TAGS) + container_cues
+        return sum(width for _, width in self._dense_blocks())
 
     def own(self, paragraphs: Sequence[Paragraph]) -> OwnFeatures:
         """Features that depend on each paragraph alone."""
@@ -390,10 +397,13 @@ class ParagraphFeaturizer(TransformerMixin, BaseEstimator):
     def first_pass_dense_ranges(self) -> tuple[tuple[int, int], ...]:
         """Dense column ranges that depend on the paragraph alone (shape, html); with every sparse
         column they are what the classifier's first pass reads, once per paragraph."""
-        shape_start = 2
-        html_start = 2 + len(SHAPE_NAMES) + len(POSITION_NAMES) + len(ARTICLE_NAMES)
-        html_width = 2 + len(HTML_TAGS) + len(load_lexicon(self.language)["container_cues"])
-        return ((shape_start, shape_start + len(SHAPE_NAMES)), (html_start, html_start + html_width))
+        ranges = []
+        start = 0
+        for name, width in self._dense_blocks():
+            if name in ("shape", "html"):
+                ranges.append((start, start + width))
+            start += width
+        return tuple(ranges)
 
     def own_matrix(self, own: OwnFeatures) -> sp.csr_matrix:
         """The first-pass columns (the output's columns in ``first_pass_dense_ranges`` plus the sparse
