@@ -2,9 +2,10 @@
 
 The cleaner decides in rounds (see ``cleaner.clean``): once paragraphs are dropped, the survivors are
 scored again in their new context. A paragraph is explained by the classifier inputs of the last round it
-took part in, the round whose verdict stands. A feature's contribution is its value times its weight
-toward "removable" (promo or boilerplate, against body) in the classifier's second pass, before
-calibration: positive pushes toward removal, negative toward keeping. Labels and scores are the
+took part in, the round whose verdict stands. A feature's contribution is its value (for dense features,
+its difference from the training mean) times its weight toward "removable" (promo or boilerplate,
+against body) in the classifier's first pass, the one that reads words and shapes; the second pass then
+weighs that with the context. Positive pushes toward removal, negative toward keeping. Labels and scores are the
 cleaner's own; a web page is decided by the HTML path's rules (``cleaner.html.decide_segmentations``),
 exactly as ``Cleaner.analyze_html`` decides it. Hands on an :class:`Explanation`.
 """

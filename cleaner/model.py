@@ -101,7 +101,8 @@ class NeighbourSmoothedClassifier(ClassifierMixin, BaseEstimator):
     def fit(self, X: sp.spmatrix, y: Sequence[str]) -> "NeighbourSmoothedClassifier":
         X = sp.csr_matrix(X)
         y = np.asarray(y)
-        own = X[:, self.first_pass_columns(X.shape[1])]
+        columns = self.first_pass_columns(X.shape[1])
+        own = X[:, columns]
         # Out-of-fold first-pass scores, so the second pass learns from scores like those it will see.
         # Contiguous folds keep most articles whole.
         first_scores = cross_val_predict(self._first(), own, y, cv=KFold(self.inner_folds), method="predict_proba")
@@ -110,7 +111,7 @@ class NeighbourSmoothedClassifier(ClassifierMixin, BaseEstimator):
         # Means of the dense first-pass columns, so explanations say how a paragraph differs from the
         # average one ("longer than usual") rather than crediting always-on features.
         self.dense_means_ = np.zeros(self.dense_columns)
-        dense_own = [c for c in self.first_pass_columns(X.shape[1]) if c < self.dense_columns]
+        dense_own = columns[columns < self.dense_columns]
         self.dense_means_[dense_own] = np.asarray(X[:, dense_own].mean(axis=0)).ravel()
         boosting = HistGradientBoostingClassifier(
             max_iter=self.boost_iterations, learning_rate=self.learning_rate, l2_regularization=1.0,
