@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-__all__ = ["GateError", "read_gate", "check_gate", "update_gate"]
+__all__ = ["GateError", "TARGETS", "read_gate", "check_gate", "update_gate"]
 
 # metric path in the evaluation metrics -> direction ("min": a floor, "max": a ceiling)
 GATED = {"removable.f1": "min", "body_lost": "max", "articles_exact": "min"}
@@ -18,6 +18,9 @@ GATED = {"removable.f1": "min", "body_lost": "max", "articles_exact": "min"}
 # differently on another platform (floating point in the tree learner) does not fail CI; a real
 # regression moves the metrics by more.
 SLACK = 0.003
+# The product's targets, held out by publisher (issue: F1 >= 0.97, at most 0.5% of body lost). Slack never
+# takes a limit past its target: once a model meets a target, the gate holds it there.
+TARGETS = {"removable.f1": 0.97, "body_lost": 0.005}
 
 
 class GateError(ValueError):
@@ -57,17 +60,28 @@ def check_gate(metrics: dict[str, Any], limits: dict[str, float]) -> list[str]:
     return failures
 
 
+def _pinned(value: float, name: str, slack: float) -> float:
+    """``value`` with ``slack`` on the safe side, but no looser than the metric's target when ``value``
+    meets it (a model below a target is pinned where it is, so the gate still catches regressions)."""
+    if GATED[name] == "min":
+        limit = value - slack
+        if name in TARGETS and value >= TARGETS[name]:
+            limit = max(limit, TARGETS[name])
+    else:
+        limit = value + slack
+        if name in TARGETS and value <= TARGETS[name]:
+            limit = min(limit, TARGETS[name])
+    return round(limit, 4)
+
+
 def update_gate(
     metrics: dict[str, Any], path: str | Path, allow_lower: bool = False, slack: float = SLACK
 ) -> dict[str, float]:
-    """Pin the measured values (``slack`` on the safe side) as the new limits; refuse to loosen one
-    unless ``allow_lower``."""
+    """Pin the measured values (``slack`` on the safe side, never past a met target) as the new limits;
+    refuse to loosen one unless ``allow_lower``."""
     path = Path(path)
     current = read_gate(path) if path.exists() else {}
-    new = {
-        name: round(_lookup(metrics, name) + (-slack if direction == "min" else slack), 4)
-        for name, direction in GATED.items()
-    }
+    new = {name: _pinned(_lookup(metrics, name), name, slack) for name in GATED}
     loosened = [
         name for name, value in new.items() if name in current
         and ((GATED[name] == "min" and value < current[name]) or (GATED[name] == "max" and value > current[name]))
