@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cleaner.features import SHAPE_NAMES, ParagraphFeaturizer, neighbour_indices, rows_for_articles
+from cleaner.features import SHAPE_NAMES, ParagraphFeaturizer, _lowered, neighbour_indices, rows_for_articles
 from cleaner.segment import Paragraph
 
 ARTICLE = [
@@ -100,3 +100,12 @@ def test_empty_input_gives_an_empty_matrix(featurizer):
 
 def test_shape_names_are_unique():
     assert len(SHAPE_NAMES) == len(set(SHAPE_NAMES))
+
+
+def test_tokens_are_lowered_as_one_by_one_including_empty_paragraphs_and_greek_final_sigma():
+    # The featurizer lower-cases all tokens in one call; it must match per-token lower-casing, which
+    # the trained vocabularies were built with (final sigma depends on the token's end, not a neighbour's).
+    tokens = [["See", "Also", ":"], [], ["ΟΔΟΣ", "ΣΟΦΙΑ"], ["İstanbul", "CEO's"], []]
+    assert _lowered(tokens) == [[t.lower() for t in ts] for ts in tokens]
+    assert _lowered([[], []]) == [[], []]
+    assert _lowered([]) == []
