@@ -352,16 +352,21 @@ def load_model(path: str | Path | None = None) -> tuple[Pipeline, ModelInfo]:
     names = feature_names(pipeline)
     if hashlib.sha256("\n".join(names).encode()).hexdigest() != meta.get("feature_names_sha256"):
         raise ModelError(f"model {path}: its feature names do not match those recorded in {meta_path}")
-    threshold = meta.get("threshold")
-    if not isinstance(threshold, (int, float)) or not 0.0 < threshold < 1.0:
-        raise ModelError(f"model sidecar {meta_path}: threshold {threshold!r} is not a number in (0, 1)")
-    html_threshold = meta.get("html_threshold")
-    if html_threshold is not None and (not isinstance(html_threshold, (int, float)) or not 0.0 < html_threshold < 1.0):
-        raise ModelError(f"model sidecar {meta_path}: html_threshold {html_threshold!r} is not a number in (0, 1)")
+    threshold = _sidecar_threshold(meta, "threshold", meta_path)
     info = ModelInfo(
-        threshold=float(threshold), labels=tuple(meta["labels"]), training=meta.get("training", {}),
+        threshold=threshold, labels=tuple(meta["labels"]), training=meta.get("training", {}),
         heldout_metrics=meta.get("heldout_metrics", {}), versions=meta.get("versions", {}),
-        html_threshold=None if html_threshold is None else float(html_threshold),
+        html_threshold=_sidecar_threshold(meta, "html_threshold", meta_path, optional=True),
     )
     return pipeline, info
+
+
+def _sidecar_threshold(meta: dict[str, Any], key: str, meta_path: Path, optional: bool = False) -> float | None:
+    """``meta[key]`` as a threshold in (0, 1); ``None`` when ``optional`` and absent (older sidecars)."""
+    value = meta.get(key)
+    if value is None and optional:
+        return None
+    if not isinstance(value, (int, float)) or not 0.0 < value < 1.0:
+        raise ModelError(f"model sidecar {meta_path}: {key} {value!r} is not a number in (0, 1)")
+    return float(value)
 
