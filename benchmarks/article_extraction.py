@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import hashlib
 import json
 import os
 import re
@@ -200,6 +201,12 @@ def run(name: str, extract: Extractor, pages: Sequence[Page]) -> Result:
                   tuple(outputs))
 
 
+def _mostly_body(text: str, truth: Counter) -> bool:
+    """Whether most of a paragraph's shingles are in the article body (``truth``: its shingles)."""
+    own = shingles(text)
+    return sum((own & truth).values()) > 0.5 * max(sum(own.values()), 1)
+
+
 def removal_report(pages: Sequence[Page], results: Sequence) -> dict[str, int]:
     """What the classifier dropped from trafilatura's output, judged against the ground truth.
 
@@ -211,11 +218,71 @@ def removal_report(pages: Sequence[Page], results: Sequence) -> dict[str, int]:
         truth = shingles(page.truth)
         counts["paragraphs"] += len(result.paragraphs)
         for paragraph in result.removed:
-            own = shingles(paragraph.text)
-            inside = sum((own & truth).values()) / max(sum(own.values()), 1)
             counts["dropped"] += 1
-            counts["body_lost" if inside > 0.5 else "junk_caught"] += 1
+            counts["body_lost" if _mostly_body(paragraph.text, truth) else "junk_caught"] += 1
     return dict(counts)
+
+
+# --------------------------------------------------------------------------------------------------
+# The audit: the body the cleaner lost, judged by hand under the fixtures' labelling guide
+
+AUDIT = Path(__file__).with_name("benchmark_audit.json")
+JUDGEMENTS = ("removable", "body", "unsure")
+_JUDGEMENT_TITLES = {
+    "removable": "promo or boilerplate under our labelling guide (the benchmark's truth keeps it)",
+    "body": "article body (a real loss)",
+    "unsure": "unsure",
+    "not judged": "not judged yet (new since the audit file was written)",
+    "all but removable": "all of them but the removable (the most the guide lets a cleaner keep)",
+}
+
+
+def paragraph_key(text: str) -> str:
+    """How the audit file names a paragraph without storing its text: a short SHA-1 of it."""
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
+
+
+def load_audit(path: Path = AUDIT) -> dict[tuple[str, str], str]:
+    """(page id, paragraph key) -> judgement, from the audit file; names the file and entry on error."""
+    try:
+        entries = json.loads(path.read_text("utf-8"))["judgements"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise SystemExit(f"audit file {path}: cannot read its judgements ({exc})") from None
+    judgements: dict[tuple[str, str], str] = {}
+    for number, entry in enumerate(entries, 1):
+        if not isinstance(entry, dict) or entry.get("judgement") not in JUDGEMENTS:
+            raise SystemExit(f"audit file {path}, entry {number}: judgement must be one of {', '.join(JUDGEMENTS)}")
+        judgements[(str(entry.get("page")), str(entry.get("paragraph_sha1")))] = entry["judgement"]
+    return judgements
+
+
+def audit_losses(
+    pages: Sequence[Page], results: Sequence, judgements: dict[tuple[str, str], str]
+) -> list[dict[str, object]]:
+    """Per judgement, the body-lost paragraphs so judged and the cleaner's recall had it kept them.
+
+    Splits the recall the classifier costs into what the labelling guide asks it to remove (lines the
+    benchmark's annotators kept as article text) and what is a real loss. Paragraphs the file does not
+    judge (the model changed since) are counted as such, never guessed.
+    """
+    lost: dict[str, set[tuple[int, int]]] = {name: set() for name in _JUDGEMENT_TITLES}
+    for number, (page, result) in enumerate(zip(pages, results)):
+        truth = shingles(page.truth)
+        for paragraph in result.removed:
+            if _mostly_body(paragraph.text, truth):
+                judgement = judgements.get((page.id, paragraph_key(paragraph.text)), "not judged")
+                lost[judgement].add((number, paragraph.index))
+                if judgement != "removable":
+                    lost["all but removable"].add((number, paragraph.index))
+    rows = []
+    for name, restored in lost.items():
+        texts = [
+            "\n\n".join(p.text for p in result.paragraphs if p.kept or (number, p.index) in restored)
+            for number, result in enumerate(results)
+        ]
+        recall = aggregate([score_document(page.truth, text) for page, text in zip(pages, texts)])["recall"]
+        rows.append({"judgement": name, "paragraphs": len(restored), "recall_if_kept": recall})
+    return rows
 
 
 def threshold_sweep(pages: Sequence[Page], model: str | None, thresholds: Sequence[float]) -> list[dict[str, float]]:
@@ -265,6 +332,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, help="only the first N pages (by id)")
     parser.add_argument("--systems", default=",".join(SYSTEMS), help=f"comma-separated subset of {','.join(SYSTEMS)}")
     parser.add_argument("--sweep", help="also print the cleaner's metric at these comma-separated thresholds")
+    parser.add_argument("--audit", action="store_true",
+                        help=f"split the body the cleaner lost by the hand judgements in {AUDIT.name}")
     parser.add_argument("--json", dest="as_json", action="store_true", help="print the results as JSON")
     args = parser.parse_args(argv)
     try:
@@ -278,6 +347,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = [run(name, extract, pages) for name, extract in extractors.items()]
     cleaner = extractors.get("cleaner")
     report = removal_report(pages, cleaner.results) if isinstance(cleaner, CleanerExtractor) else {}
+    audit = audit_losses(pages, cleaner.results, load_audit()) if args.audit and report else []
     sweep = threshold_sweep(pages, args.model, [float(t) for t in args.sweep.split(",")]) if args.sweep else []
     if args.as_json:
         payload = {
@@ -285,6 +355,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "results": [{k: v for k, v in vars(r).items() if k != "outputs"} for r in results],
             "cleaner_removals": report,
             "cleaner_sweep": sweep,
+            "cleaner_audit": audit,
         }
         print(json.dumps(payload, indent=1))
         return 0
@@ -296,6 +367,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{report['junk_caught']} not in the article body (junk caught), "
             f"{report['body_lost']} mostly article body (body lost)"
         )
+    if audit:
+        recall = next(r.recall for r in results if r.name == "cleaner")
+        print(f"\nthe body lost, judged by hand ({AUDIT.name}); cleaner recall {recall:.4f}:\n")
+        print("| judgement | paragraphs | recall had the cleaner kept them |\n|---|---:|---:|")
+        for row in audit:
+            print(f"| {_JUDGEMENT_TITLES[row['judgement']]} | {row['paragraphs']} | {row['recall_if_kept']:.4f} |")
     if sweep:
         print("\n| cleaner threshold | precision | recall | F1 |\n|---:|---:|---:|---:|")
         for row in sweep:

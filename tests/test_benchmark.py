@@ -88,3 +88,52 @@ def test_scorer_on_a_handful_of_real_pages():
     assert result.recall <= trafilatura.recall + 0.01
     report = bench.removal_report(pages, cleaner.results)
     assert report["dropped"] == report["body_lost"] + report["junk_caught"]
+
+
+# ---------------------------------------------------------------------------------------------------
+# The audit of the body the cleaner lost (no data needed)
+
+
+def _decided(*paragraphs: tuple[str, bool]):
+    from cleaner.clean import CleanResult, ParagraphResult
+
+    return CleanResult(tuple(
+        ParagraphResult(i, text, "body" if kept else "boilerplate", 0.1 if kept else 0.95, kept)
+        for i, (text, kept) in enumerate(paragraphs)
+    ))
+
+
+def test_audit_splits_the_recall_lost_by_judgement():
+    body = "The council voted on Tuesday to close the old bridge for repairs until the spring."
+    credit = "Originally published by the County Ledger and shared with permission here."
+    subhead = "What the closure means for the morning commute downtown"
+    pages = [bench.Page("p1", "", "\n".join([body, credit, subhead]))]
+    results = [_decided((body, True), (credit, False), (subhead, False), ("Share this story on social media", False))]
+    judgements = {("p1", bench.paragraph_key(credit)): "removable"}
+    rows = {row["judgement"]: row for row in bench.audit_losses(pages, results, judgements)}
+    as_is = bench.aggregate([bench.score_document(pages[0].truth, results[0].text)])["recall"]
+    # The share prompt is not in the truth: junk caught, not audited. The subhead has no judgement yet.
+    assert rows["removable"]["paragraphs"] == 1 and rows["not judged"]["paragraphs"] == 1
+    assert rows["body"]["paragraphs"] == rows["unsure"]["paragraphs"] == 0
+    assert rows["body"]["recall_if_kept"] == pytest.approx(as_is)
+    assert as_is < rows["not judged"]["recall_if_kept"] < 1.0
+    assert rows["removable"]["recall_if_kept"] > as_is
+    assert rows["all but removable"]["recall_if_kept"] == pytest.approx(rows["not judged"]["recall_if_kept"])
+
+
+def test_the_shipped_audit_file_is_well_formed_and_stores_no_page_text():
+    raw = bench.AUDIT.read_text("utf-8")
+    judgements = bench.load_audit()
+    assert judgements and set(judgements.values()) <= set(bench.JUDGEMENTS)
+    assert all(len(key) == 16 and int(key, 16) >= 0 for _, key in judgements)
+    assert '"text"' not in raw
+
+
+def test_a_bad_audit_file_names_the_file_and_entry(tmp_path):
+    path = tmp_path / "audit.json"
+    path.write_text('{"judgements": [{"page": "p", "paragraph_sha1": "00", "judgement": "maybe"}]}', "utf-8")
+    with pytest.raises(SystemExit, match=r"audit\.json, entry 1: judgement must be one of"):
+        bench.load_audit(path)
+    path.write_text("not json", "utf-8")
+    with pytest.raises(SystemExit, match=r"audit\.json: cannot read its judgements"):
+        bench.load_audit(path)
