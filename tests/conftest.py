@@ -78,9 +78,9 @@ def shipped() -> Cleaner:
 
 @pytest.fixture(scope="session")
 def cautious_page_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The shipped model with a page threshold of 0.999 in its sidecar (the sidecar is what sets it), so
-    that a line the model finds promo-like sits between the text and page thresholds whatever the
-    shipped thresholds are."""
+    """The shipped model with a text threshold of 0.3 and a page threshold of 0.999 in its sidecar (the
+    sidecar is what sets them), so that a line the model finds promo-like sits between the two whatever
+    the shipped thresholds are."""
     import json
     import shutil
 
@@ -90,7 +90,7 @@ def cautious_page_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     source = shipped_model_path()
     shutil.copy(source, folder / source.name)
     meta = json.loads(source.with_suffix(".json").read_text("utf-8"))
-    meta["html_threshold"] = 0.999
+    meta["threshold"], meta["html_threshold"] = 0.3, 0.999
     (folder / source.with_suffix(".json").name).write_text(json.dumps(meta), "utf-8")
     return folder / source.name
 
