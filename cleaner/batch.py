@@ -80,6 +80,9 @@ class Outcome:
     removed: tuple[ParagraphResult, ...]
     paragraphs: int
 
+    def __reduce__(self) -> tuple[type, tuple[Any, ...]]:
+        return Outcome, (self.text, self.metadata, self.removed, self.paragraphs)  # see ParagraphResult
+
 
 @dataclass(frozen=True, slots=True)
 class Failure:

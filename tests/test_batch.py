@@ -322,3 +322,16 @@ def test_a_write_error_mid_file_leaves_no_temporary_file(tmp_path: Path, monkeyp
     with pytest.raises(batch.BatchError, match="cannot write .*feed.jsonl .*No space left on device"):
         run([feed], tmp_path / "out")
     assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_a_cleaned_chunk_survives_the_trip_back_from_a_worker_unchanged():
+    """Workers send outcomes to the writer pickled; they must arrive as they left, removed paragraphs and all."""
+    import pickle
+
+    from tests.conftest import ARTICLE
+
+    outcomes = batch.clean_chunk(None, CleanerConfig(), [("text", ARTICLE), ("text", ARTICLE.upper())])
+    assert any(o.removed for o in outcomes)
+    back = pickle.loads(pickle.dumps(outcomes, protocol=pickle.HIGHEST_PROTOCOL))
+    assert back == outcomes
+    assert [type(p) for o in back for p in o.removed] == [type(p) for o in outcomes for p in o.removed]
