@@ -295,6 +295,20 @@ class _Vocabulary:
         n_docs = len(documents)
         self.idf = np.asarray([math.log((1 + n_docs) / (1 + df[t])) + 1.0 for t in kept], dtype=np.float32)
 
+    def __getstate__(self) -> dict[str, object]:
+        # Pickled as one JSON string and one array, not tens of thousands of str objects: joblib's
+        # unpickler is pure Python, and per-object work made loading the model take a third of a second
+        # in every process (and every batch worker). The index is rebuilt on load, in C.
+        return {"terms_json": json.dumps(self.terms, ensure_ascii=False), "idf": self.idf}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        if "terms_json" not in state:  # pickled by an earlier version: the attributes themselves
+            self.__dict__.update(state)
+            return
+        self.terms = json.loads(state["terms_json"])  # type: ignore[arg-type]
+        self.index = dict(zip(self.terms, range(len(self.terms))))
+        self.idf = state["idf"]  # type: ignore[assignment]
+
     def transform(self, documents: Sequence[Sequence[str]]) -> sp.csr_matrix:
         lengths = np.fromiter(map(len, documents), dtype=np.int64, count=len(documents))
         terms = list(chain.from_iterable(documents))
@@ -354,6 +368,16 @@ class ParagraphFeaturizer(TransformerMixin, BaseEstimator):
         self.lead_ = _Vocabulary([_lead_terms(x, t) for x, t in zip(texts, lowered)], self.min_df, None)
         self.feature_names_ = self._names()
         return self
+
+    def __getstate__(self) -> dict[str, object]:
+        state = dict(super().__getstate__())  # a copy: on Python 3.11 the default is the live __dict__
+        state.pop("feature_names_", None)  # about 100,000 strings: rebuilt from the vocabularies on load
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        super().__setstate__(state)
+        if "words_" in self.__dict__ and "feature_names_" not in self.__dict__:
+            self.feature_names_ = self._names()
 
     def _names(self) -> np.ndarray:
         own = [f"shape:{n}" for n in SHAPE_NAMES]
