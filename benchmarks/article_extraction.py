@@ -31,7 +31,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_ENV = "CLEANER_BENCHMARK_DATA"
@@ -201,10 +201,14 @@ def run(name: str, extract: Extractor, pages: Sequence[Page]) -> Result:
                   tuple(outputs))
 
 
-def _mostly_body(text: str, truth: Counter) -> bool:
-    """Whether most of a paragraph's shingles are in the article body (``truth``: its shingles)."""
-    own = shingles(text)
-    return sum((own & truth).values()) > 0.5 * max(sum(own.values()), 1)
+def _dropped(pages: Sequence[Page], results: Sequence) -> Iterator[tuple[int, Page, Any, bool]]:
+    """Every paragraph the cleaner dropped: its page's number, the page, the paragraph, and whether most
+    of its shingles are in the article body (a *body lost*; otherwise *junk caught*)."""
+    for number, (page, result) in enumerate(zip(pages, results)):
+        truth = shingles(page.truth)
+        for paragraph in result.removed:
+            own = shingles(paragraph.text)
+            yield number, page, paragraph, sum((own & truth).values()) > 0.5 * max(sum(own.values()), 1)
 
 
 def removal_report(pages: Sequence[Page], results: Sequence) -> dict[str, int]:
@@ -213,13 +217,11 @@ def removal_report(pages: Sequence[Page], results: Sequence) -> dict[str, int]:
     A dropped paragraph counts as *body lost* when most of its shingles are in the article body,
     else as *junk caught*: the two numbers to watch, body lost first.
     """
-    counts = Counter(paragraphs=0, dropped=0, body_lost=0, junk_caught=0)
-    for page, result in zip(pages, results):
-        truth = shingles(page.truth)
-        counts["paragraphs"] += len(result.paragraphs)
-        for paragraph in result.removed:
-            counts["dropped"] += 1
-            counts["body_lost" if _mostly_body(paragraph.text, truth) else "junk_caught"] += 1
+    counts = Counter(paragraphs=sum(len(result.paragraphs) for result in results), dropped=0, body_lost=0,
+                     junk_caught=0)
+    for _, _, _, mostly_body in _dropped(pages, results):
+        counts["dropped"] += 1
+        counts["body_lost" if mostly_body else "junk_caught"] += 1
     return dict(counts)
 
 
@@ -266,14 +268,12 @@ def audit_losses(
     judge (the model changed since) are counted as such, never guessed.
     """
     lost: dict[str, set[tuple[int, int]]] = {name: set() for name in _JUDGEMENT_TITLES}
-    for number, (page, result) in enumerate(zip(pages, results)):
-        truth = shingles(page.truth)
-        for paragraph in result.removed:
-            if _mostly_body(paragraph.text, truth):
-                judgement = judgements.get((page.id, paragraph_key(paragraph.text)), "not judged")
-                lost[judgement].add((number, paragraph.index))
-                if judgement != "removable":
-                    lost["all but removable"].add((number, paragraph.index))
+    for number, page, paragraph, mostly_body in _dropped(pages, results):
+        if mostly_body:
+            judgement = judgements.get((page.id, paragraph_key(paragraph.text)), "not judged")
+            lost[judgement].add((number, paragraph.index))
+            if judgement != "removable":
+                lost["all but removable"].add((number, paragraph.index))
     rows = []
     for name, restored in lost.items():
         texts = [
