@@ -369,4 +369,3 @@ def _sidecar_threshold(meta: dict[str, Any], key: str, meta_path: Path, optional
     if not isinstance(value, (int, float)) or not 0.0 < value < 1.0:
         raise ModelError(f"model sidecar {meta_path}: {key} {value!r} is not a number in (0, 1)")
     return float(value)
-
