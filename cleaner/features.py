@@ -30,7 +30,8 @@ import math
 import re
 from collections import Counter
 from functools import lru_cache
-from itertools import chain, islice, repeat
+from itertools import chain, compress, repeat
+from operator import contains, eq, itemgetter
 from importlib import resources
 from typing import Iterable, NamedTuple, Sequence
 
@@ -112,9 +113,12 @@ _COMPANY_DESCRIPTION = re.compile(
     r"(?:[^.]{0,80}?)\b(?:company|firm|provider|developer|maker|manufacturer|leader|organization|organisation|"
     r"agency|platform|network|group|bank|utility|cooperative|nonprofit|studio|fund|operator|supplier|startup))"
 )
-_SEPARATOR = re.compile("[|»►→•▶]")
-_CURRENCY = re.compile("[$€£₹¥]")
-_QUOTE = re.compile('["“”]')
+# Substrings whose presence is a feature, each tested with ``in`` (many times faster than a regex search).
+_SEPARATORS = tuple("|»►→•▶")
+_CURRENCIES = tuple("$€£₹¥")
+_QUOTES = tuple('"“”')
+_URL_HINTS = ("http", "www.", ".com", ".org", ".net", ".co.uk")  # in the lower-cased text
+_COPYRIGHT_HINTS = ("©", "copyright", "(c)")  # likewise
 _TERMINAL = frozenset(".!?\"”’')…")
 _OPENING_QUOTES = frozenset("\"“‘'")
 
@@ -141,93 +145,173 @@ def _head_tail(text: str) -> str:
     return text[:HEAD_CHARS] + " … " + text[-TAIL_CHARS:]
 
 
-def _cue_table(lexicon: dict[str, frozenset[str]]) -> dict[str, tuple[int, ...]]:
-    """token -> 0/1 membership in each lexicon list, so one pass over the tokens counts all of them."""
-    words = set().union(*(lexicon[name] for name in _LEXICON_BITS))
-    return {w: tuple(int(w in lexicon[name]) for name in _LEXICON_BITS) for w in words}
+@lru_cache(maxsize=4)
+def _cue_table(language: str) -> tuple[dict[str, int], np.ndarray]:
+    """Cue word -> row of a 0/1 table of its membership in each lexicon list (``_LEXICON_BITS``), so one
+    look-up per token counts all of them."""
+    lexicon = load_lexicon(language)
+    words = sorted(set().union(*(lexicon[name] for name in _LEXICON_BITS)))
+    table = np.asarray([[w in lexicon[name] for name in _LEXICON_BITS] for w in words], dtype=np.float64)
+    return {w: i for i, w in enumerate(words)}, table.reshape(len(words), len(_LEXICON_BITS))
 
 
-def _shape(text: str, tokens: list[str], lowered: list[str], cues: dict[str, tuple[int, ...]], imperatives: frozenset[str]) -> list[float]:
-    """Shape features of one paragraph.
+_LATIN = 0x250  # Basic Latin to Latin Extended-B: the character flags of these come from a table
 
-    ``tokens`` are the tokens of its head and tail in their original case, ``lowered`` the same
-    lower-cased. Everything is counted in one pass over them or with one precompiled pattern per test:
-    this runs for every paragraph and must stay cheap.
+
+@lru_cache(maxsize=1)
+def _latin_flags() -> np.ndarray:
+    return np.asarray([(c.isalpha(), c.isupper(), c.isdigit()) for c in map(chr, range(_LATIN))], dtype=bool)
+
+
+def _char_flags(chars: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``str.isalpha``, ``isupper`` and ``isdigit`` of every character of ``chars``, as arrays: looked
+    up in a table for Latin script, and asked of the string methods once per distinct other character."""
+    codes = np.frombuffer(chars.encode("utf-32-le", "surrogatepass"), dtype="<u4")
+    flags = _latin_flags()[np.minimum(codes, _LATIN - 1)]
+    other = np.flatnonzero(codes >= _LATIN)
+    if len(other):
+        distinct, inverse = np.unique(codes[other], return_inverse=True)
+        table = np.asarray(
+            [(c.isalpha(), c.isupper(), c.isdigit()) for c in map(chr, distinct.tolist())], dtype=bool
+        ).reshape(len(distinct), 3)
+        flags[other] = table[inverse]
+    return flags[:, 0], flags[:, 1], flags[:, 2]
+
+
+def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """numerator / denominator, 0 where the denominator is 0."""
+    return np.divide(numerator, denominator, out=np.zeros(len(numerator)), where=denominator > 0)
+
+
+class _TokenTable(NamedTuple):
+    """The tokens of a batch of paragraphs, flat, with what the features ask of each token."""
+
+    words: list[str]  # as written
+    lowered: list[str]
+    paragraph: np.ndarray  # which paragraph each token is from
+    counts: np.ndarray  # tokens per paragraph
+    starts: np.ndarray  # index of each paragraph's first token
+    position: np.ndarray  # place of each token in its paragraph
+    length: np.ndarray
+    alpha: np.ndarray  # its first character is a letter
+    upper: np.ndarray  # ... is upper case
+    digit: np.ndarray  # ... is a digit
+
+
+def _token_table(tokens: Sequence[list[str]], lowered: Sequence[list[str]]) -> _TokenTable:
+    """Flatten the head-and-tail tokens of many paragraphs (as written and lower-cased) into one table."""
+    counts = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
+    words = list(chain.from_iterable(tokens))
+    paragraph = np.repeat(np.arange(len(tokens)), counts)
+    starts = np.cumsum(counts) - counts
+    alpha, upper, digit = _char_flags("".join(map(itemgetter(0), words)))
+    return _TokenTable(
+        words, list(chain.from_iterable(lowered)), paragraph, counts, starts,
+        np.arange(len(words)) - starts[paragraph], np.fromiter(map(len, words), dtype=np.int64, count=len(words)),
+        alpha, upper, digit,
+    )
+
+
+def _shapes(texts: Sequence[str], table: _TokenTable, language: str) -> np.ndarray:
+    """Shape features (``SHAPE_NAMES``) of many paragraphs, one row each.
+
+    ``table`` holds the tokens of each paragraph's head and tail. This runs for every paragraph, so it
+    works column by column over the whole batch: each test is one C-level pass (``map`` of a string
+    method or a compiled pattern, or numpy over all tokens at once) instead of a Python loop per paragraph.
     """
-    n_tokens = len(tokens) or 1
-    # Case counts on the opening tokens: a Title-Case pitch shows itself early.
-    alpha_tokens = [t for t in tokens[:CASE_TOKENS] if t[0].isalpha()]
-    alpha = len(alpha_tokens)
-    title_ratio = caps_ratio = all_caps_ratio = 0.0
-    if alpha:
-        long_tokens = [t for t in alpha_tokens if len(t) > 3]
-        if long_tokens:
-            title_ratio = len([t for t in long_tokens if t[0].isupper()]) / len(long_tokens)
-        caps_ratio = len([t for t in alpha_tokens if t[0].isupper()]) / alpha
-        all_caps_ratio = len([t for t in alpha_tokens if len(t) > 1 and t.isupper()]) / alpha
-    with_digit = len([t for t in tokens if t[0].isdigit()])
-    hits = [0, 0, 0, 0]
-    for bits in filter(None, map(cues.get, lowered)):
-        hits[0] += bits[0]
-        hits[1] += bits[1]
-        hits[2] += bits[2]
-        hits[3] += bits[3]
-    n_chars = len(text)
-    lower = text.lower()
-    words = len(text.split()) if n_chars < 400 else len(tokens)
-    first_char = text[:1]
-    last_char = text[-1:]
-    has_at = "@" in text
-    terminal = last_char in _TERMINAL
-    lead_in = _LEAD_IN.match(text)
-    # "See Also: Title Case Headline" vs "What Happened: The company said ...": the case of what
-    # follows the label tells a promo headline from a body lead-in.
-    title_after = 0.0
-    if lead_in:
-        after = [t for t in tokens if t[0].isalpha() and len(t) > 3][1:12]
-        title_after = len([t for t in after if t[0].isupper()]) / len(after) if after else 0.0
-    return [
-        math.log1p(n_chars) / 8.0,
-        math.log1p(words) / 6.0,
-        float(words <= 3),
-        float(words <= 8),
-        title_ratio,
-        caps_ratio,
-        all_caps_ratio,
-        float(lead_in is not None),
-        float(terminal),
-        float(last_char == "?"),
-        float(last_char == ":"),
-        float("?" in text),
-        sum(1 for _ in islice(_SENTENCE_END.finditer(text), 4)) / 4.0,  # stops at the fourth
-        min(with_digit / n_tokens * 3.0, 1.0),
-        float("http" in lower or "www." in lower or ".com" in lower or ".org" in lower or ".net" in lower
-              or ".co.uk" in lower),
-        float(has_at and _EMAIL.search(text) is not None),
-        float(has_at and _HANDLE.search(text) is not None),
-        float("©" in text or "copyright" in lower or "(c)" in lower),
-        float(_SEPARATOR.search(text) is not None),
-        float(_CURRENCY.search(text) is not None),
-        float(first_char in _OPENING_QUOTES),
-        float(_QUOTE.search(text) is not None),
-        float(first_char in "(["),
-        min(hits[2] / n_tokens * 10.0, 1.0),
-        min(hits[3] / n_tokens * 10.0, 1.0),
-        float(bool(lowered) and lowered[0] in imperatives),
-        min(hits[0], 4) / 4.0,
-        min(hits[1], 4) / 4.0,
-        float("!" in text),
-        float(first_char in "-*•–—►▶»"),
-        float("\n" in text),
-        float(first_char.islower()),
-        float(not terminal and 5 <= words <= 20),
-        float(not terminal and words <= 4),
-        float(_AGENCY_CODE.match(text) is not None),
-        float(_BIO_OPENING.match(text) is not None),
-        title_after,
-        float(n_chars < 90 and _CREDIT_LINE.match(text) is not None),
-        float(_COMPANY_DESCRIPTION.match(text) is not None),
-    ]
+    n = len(texts)
+    flat, flat_lower, paragraph, counts, starts, position, length, alpha, upper, digit = table
+
+    def per_paragraph(mask: np.ndarray) -> np.ndarray:
+        return np.bincount(paragraph, weights=mask, minlength=n)
+
+    def flags(values: Iterable[object]) -> np.ndarray:
+        return np.fromiter(map(bool, values), dtype=bool, count=n)
+
+    def contains_any(strings: Sequence[str], needles: Sequence[str]) -> np.ndarray:
+        found = np.zeros(n, dtype=bool)
+        for needle in needles:
+            found |= flags(map(contains, strings, repeat(needle)))
+        return found
+
+    # Token level. Case counts look at the opening tokens only: a Title-Case pitch shows itself early.
+    opening = alpha & (position < CASE_TOKENS)
+    long_opening = opening & (length > 3)
+    all_caps = opening & (length > 1) & np.fromiter(map(str.isupper, flat), dtype=bool, count=len(flat))
+    n_alpha = per_paragraph(opening)
+    n_tokens = np.maximum(counts, 1)
+    cue_row, cue_bits = _cue_table(language)
+    rows = np.fromiter(map(cue_row.get, flat_lower, repeat(-1)), dtype=np.int64, count=len(flat_lower))
+    hit = rows >= 0
+    hits = [np.bincount(paragraph[hit], weights=cue_bits[rows[hit], k], minlength=n) for k in range(cue_bits.shape[1])]
+    # "See Also: Title Case Headline" vs "What Happened: The company said ...": the case of the long
+    # words after the label (the 2nd to the 12th) tells a promo headline from a body lead-in.
+    long_word = alpha & (length > 3)
+    seen = np.cumsum(long_word)
+    rank = seen - 1 - np.concatenate([[0], seen])[starts][paragraph]  # among the paragraph's long words
+    after = long_word & (rank >= 1) & (rank < 12)
+
+    # Paragraph level.
+    n_chars = np.fromiter(map(len, texts), dtype=np.int64, count=n)
+    lower = list(map(str.lower, texts))
+    first_chars = list(map(itemgetter(slice(0, 1)), texts))
+    last_chars = list(map(itemgetter(slice(-1, None)), texts))
+    short = n_chars < 400
+    words = counts.copy()  # long paragraphs: the head-and-tail tokens stand in for the word count
+    words[short] = np.fromiter(map(len, map(str.split, compress(texts, short.tolist()))), dtype=np.int64)
+    terminal = flags(map(_TERMINAL.__contains__, last_chars))
+    lead_in = flags(map(_LEAD_IN.match, texts))
+    has_at = np.flatnonzero(flags(map(contains, texts, repeat("@"))))
+    email = np.zeros(n, dtype=bool)
+    handle = np.zeros(n, dtype=bool)
+    email[has_at] = [_EMAIL.search(texts[i]) is not None for i in has_at]
+    handle[has_at] = [_HANDLE.search(texts[i]) is not None for i in has_at]
+    imperatives = load_lexicon(language)["imperatives"]
+    opened = np.flatnonzero(counts > 0)
+    imperative = np.zeros(n, dtype=bool)
+    imperative[opened] = [flat_lower[i] in imperatives for i in starts[opened].tolist()]
+    columns = {
+        "log_chars": np.fromiter(map(math.log1p, n_chars.tolist()), dtype=np.float64, count=n) / 8.0,
+        "log_words": np.fromiter(map(math.log1p, words.tolist()), dtype=np.float64, count=n) / 6.0,
+        "words_le3": words <= 3,
+        "words_le8": words <= 8,
+        "title_ratio": _ratio(per_paragraph(long_opening & upper), per_paragraph(long_opening)),
+        "caps_ratio": _ratio(per_paragraph(opening & upper), n_alpha),
+        "allcaps_words": _ratio(per_paragraph(all_caps), n_alpha),
+        "lead_in": lead_in,
+        "ends_terminal": terminal,
+        "ends_question": flags(map(eq, last_chars, repeat("?"))),
+        "ends_colon": flags(map(eq, last_chars, repeat(":"))),
+        "has_question": flags(map(contains, texts, repeat("?"))),
+        "sentences": np.minimum(np.fromiter(map(len, map(_SENTENCE_END.findall, texts)), dtype=np.int64, count=n), 4) / 4.0,
+        "digit_ratio": np.minimum(per_paragraph(digit) / n_tokens * 3.0, 1.0),
+        "has_url": contains_any(lower, _URL_HINTS),
+        "has_email": email,
+        "has_handle": handle,
+        "has_copyright": contains_any(lower, _COPYRIGHT_HINTS),
+        "has_separator": contains_any(texts, _SEPARATORS),
+        "has_money": contains_any(texts, _CURRENCIES),
+        "starts_quote": flags(map(_OPENING_QUOTES.__contains__, first_chars)),
+        "has_quote": contains_any(texts, _QUOTES),
+        "parenthesised": flags(map(contains, repeat("(["), first_chars)),
+        "first_person": np.minimum(hits[2] / n_tokens * 10.0, 1.0),
+        "second_person": np.minimum(hits[3] / n_tokens * 10.0, 1.0),
+        "starts_imperative": imperative,
+        "promo_cues": np.minimum(hits[0], 4) / 4.0,
+        "boilerplate_cues": np.minimum(hits[1], 4) / 4.0,
+        "exclaims": flags(map(contains, texts, repeat("!"))),
+        "starts_bullet": flags(map(contains, repeat("-*•–—►▶»"), first_chars)),
+        "multi_line": flags(map(contains, texts, repeat("\n"))),
+        "starts_lower": flags(map(str.islower, first_chars)),
+        "headline_like": ~terminal & (words >= 5) & (words <= 20),
+        "subhead_like": ~terminal & (words <= 4),
+        "agency_code": flags(map(_AGENCY_CODE.match, texts)),
+        "bio_opening": flags(map(_BIO_OPENING.match, texts)),
+        "title_after_lead_in": np.where(lead_in, _ratio(per_paragraph(after & upper), per_paragraph(after)), 0.0),
+        "credit_line": (n_chars < 90) & flags(map(_CREDIT_LINE.match, texts)),
+        "company_description": flags(map(_COMPANY_DESCRIPTION.match, texts)),
+    }
+    return np.column_stack([np.asarray(columns[name], dtype=np.float64) for name in SHAPE_NAMES]).astype(np.float32)
 
 
 def _positions(position: np.ndarray, count: np.ndarray) -> np.ndarray:
@@ -334,14 +418,11 @@ class OwnFeatures(NamedTuple):
     html: np.ndarray  # dense
     lead: sp.csr_matrix
     words: sp.csr_matrix
-    content: list[frozenset[str]]  # content words, for overlap with the rest of the article
-    names: list[frozenset[str]]  # capitalised words (names, places), likewise
+    content: sp.csr_matrix  # set of content words (binary row), for overlap with the rest of the article
+    names: sp.csr_matrix  # set of capitalised words (names, places), likewise
 
     def take(self, index: np.ndarray) -> "OwnFeatures":
-        return OwnFeatures(
-            self.shape[index], self.html[index], self.lead[index], self.words[index],
-            [self.content[i] for i in index], [self.names[i] for i in index],
-        )
+        return OwnFeatures(*(block[index] for block in self))
 
 
 class ParagraphFeaturizer(TransformerMixin, BaseEstimator):
@@ -412,14 +493,10 @@ class ParagraphFeaturizer(TransformerMixin, BaseEstimator):
     def own(self, paragraphs: Sequence[Paragraph]) -> OwnFeatures:
         """Features that depend on each paragraph alone."""
         check_is_fitted(self, "feature_names_")
-        lexicon = load_lexicon(self.language)
-        cues = _cue_table(lexicon)
-        imperatives = lexicon["imperatives"]
         texts, tokens, lowered = self._texts_and_tokens(paragraphs)
         n = len(texts)
-        shape = np.asarray(
-            [_shape(x, t, low, cues, imperatives) for x, t, low in zip(texts, tokens, lowered)], dtype=np.float32
-        ).reshape(n, len(SHAPE_NAMES))
+        table = _token_table(tokens, lowered)
+        shape = _shapes(texts, table, self.language)
         html_width = 2 + len(HTML_TAGS) + len(self.container_cues_)
         html = np.zeros((n, html_width), dtype=np.float32)
         for i, paragraph in enumerate(paragraphs):
@@ -427,8 +504,9 @@ class ParagraphFeaturizer(TransformerMixin, BaseEstimator):
                 html[i] = _html(paragraph, self.container_cues_)
         lead = self.lead_.transform([_lead_terms(x, t) for x, t in zip(texts, lowered)])
         words = self.words_.transform([_word_terms(t) for t in lowered])
-        content = [frozenset([t for t in low if len(t) > 4]) for low in lowered]
-        names = [frozenset([t for t in ts[1:] if t[0].isupper() and len(t) > 2]) for ts in tokens]
+        long_lowered = np.fromiter(map(len, table.lowered), dtype=np.int64, count=len(table.lowered)) > 4
+        content = _word_sets(table.lowered, table.paragraph, long_lowered, n)
+        names = _word_sets(table.words, table.paragraph, (table.position > 0) & table.upper & (table.length > 2), n)
         return OwnFeatures(shape, html, lead, words, content, names)
 
     def first_pass_dense_ranges(self) -> tuple[tuple[int, int], ...]:
@@ -460,7 +538,7 @@ class ParagraphFeaturizer(TransformerMixin, BaseEstimator):
         dense = np.hstack([
             np.column_stack([prev >= 0, nxt >= 0]).astype(np.float32), shape, _positions(position_in, count),
             _article_context(
-                shape, [own.content[i] for i in index], [own.names[i] for i in index], own.words[index], prev
+                shape, own.content[index], own.names[index], own.words[index], prev
             ),
             html, _shift_dense(shape, prev), _shift_dense(shape, nxt),
         ])
@@ -479,17 +557,31 @@ class ParagraphFeaturizer(TransformerMixin, BaseEstimator):
         return self.feature_names_
 
 
-def _overlap(sets: list[frozenset[str]], start: int, stop: int) -> list[float]:
-    """For each paragraph of one article, the share of its words that other paragraphs also use."""
-    counts = Counter(word for words in sets[start:stop] for word in words)
-    return [
-        sum(counts[w] > 1 for w in words) / len(words) if words else 0.0 for words in sets[start:stop]
-    ]
+def _word_sets(words: list[str], paragraph: np.ndarray, keep: np.ndarray, n: int) -> sp.csr_matrix:
+    """The set of kept ``words`` of each of ``n`` paragraphs as a binary sparse row, with one column per
+    distinct word of the batch (told apart by their hashes)."""
+    hashes = np.fromiter(map(hash, compress(words, keep.tolist())), dtype=np.int64, count=int(keep.sum()))
+    _, column = np.unique(hashes, return_inverse=True)
+    width = int(column.max()) + 1 if len(column) else 0
+    sets = sp.csr_matrix((np.ones(len(column), dtype=np.float32), (paragraph[keep], column)), shape=(n, width))
+    sets.sum_duplicates()
+    sets.data[:] = 1.0
+    return sets
+
+
+def _overlap(sets: sp.csr_matrix, article: np.ndarray) -> np.ndarray:
+    """For each paragraph, the share of its words that another paragraph of its article also uses."""
+    sizes = np.diff(sets.indptr)
+    row = np.repeat(np.arange(sets.shape[0]), sizes)
+    _, word_in_article, uses = np.unique(
+        article[row] * max(sets.shape[1], 1) + sets.indices, return_inverse=True, return_counts=True
+    )
+    shared = np.bincount(row, weights=uses[word_in_article] > 1, minlength=sets.shape[0])
+    return _ratio(shared, sizes)
 
 
 def _article_context(
-    shape: np.ndarray, content: list[frozenset[str]], names: list[frozenset[str]], words: sp.csr_matrix,
-    prev: np.ndarray,
+    shape: np.ndarray, content: sp.csr_matrix, names: sp.csr_matrix, words: sp.csr_matrix, prev: np.ndarray,
 ) -> np.ndarray:
     """Per paragraph, how it sits in its article: subheads come in series, body lead-ins too, and a
     promo headline about another story shares few words with the rest of the article."""
@@ -499,14 +591,8 @@ def _article_context(
     sizes = np.bincount(article).astype(np.float32)
     columns = [SHAPE_NAMES.index(n) for n in ("subhead_like", "lead_in", "log_chars")]
     means = np.stack([np.bincount(article, weights=shape[:, c]) / sizes for c in columns], axis=1)[article]
-    starts = np.flatnonzero(prev < 0).tolist() + [len(prev)]
-    overlap: list[float] = []
-    overlap_names: list[float] = []
-    for start, stop in zip(starts, starts[1:]):
-        overlap += _overlap(content, start, stop)
-        overlap_names += _overlap(names, start, stop)
     return np.column_stack(
-        [means[:, 0], means[:, 1], shape[:, columns[2]] - means[:, 2], overlap, overlap_names,
+        [means[:, 0], means[:, 1], shape[:, columns[2]] - means[:, 2], _overlap(content, article), _overlap(names, article),
          _similarity_to_rest(words, article)]
     ).astype(np.float32)
 
