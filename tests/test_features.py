@@ -139,3 +139,24 @@ def test_a_featurizer_pickled_the_old_way_still_loads(featurizer, fixture_articl
     rows = rows_for_articles([a.paragraphs for a in fixture_articles[:40]])
     assert np.array_equal(old.get_feature_names_out(), featurizer.get_feature_names_out())
     assert (old.transform(rows) != featurizer.transform(rows)).nnz == 0
+
+
+def test_a_paragraphs_features_do_not_depend_on_the_rest_of_the_batch(featurizer):
+    # The shape and overlap features are computed column by column over a whole batch (one flat table of
+    # every paragraph's tokens); a paragraph must come out as it would alone, wherever it sits.
+    odd = [
+        Paragraph("—"), Paragraph("İSTANBUL: Şirket Açıklama Yaptı, dedi Ümit Öztürk."), Paragraph("中文 测试 ABC"),
+        Paragraph("Follow @AcmeNews and write to tips@acme.example!"), Paragraph("© 2026 Acme Media (c) all rights"),
+        Paragraph("½ cup of ² and Ⅻ"), Paragraph("ǅemal Ǆ told The Courier | Photo: AP"),
+    ]
+    batch = ARTICLE + odd
+    together = featurizer.transform(rows_for_articles([batch]))
+    alone = [featurizer.transform(rows_for_articles([[p]])) for p in batch]
+    own_columns = [i for i, n in enumerate(featurizer.get_feature_names_out()) if n.startswith(("shape:", "html:", "word:", "lead:"))]
+    for row, single in enumerate(alone):
+        assert np.array_equal(together[row, own_columns].toarray(), single[0, own_columns].toarray()), batch[row].text
+    # The word-overlap features of an article do not change when other articles share the batch.
+    first = featurizer.transform(rows_for_articles([ARTICLE]))
+    both = featurizer.transform(rows_for_articles([ARTICLE, odd]))
+    overlap = [list(featurizer.get_feature_names_out()).index(f"article:{n}") for n in ("overlap", "overlap_names")]
+    assert np.array_equal(first[:, overlap].toarray(), both[: len(ARTICLE), overlap].toarray())
