@@ -31,9 +31,9 @@ import re
 from collections import Counter
 from functools import lru_cache
 from itertools import chain, compress, repeat
-from operator import contains, eq, itemgetter
+from operator import add, contains, eq, itemgetter
 from importlib import resources
-from typing import Iterable, NamedTuple, Sequence
+from typing import Any, Iterable, NamedTuple, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -139,6 +139,11 @@ HTML_TAGS = ("heading", "li", "quote", "caption", "cell", "other")
 _LEXICON_BITS = ("promo_words", "boilerplate_words", "first_person_plural", "second_person")
 
 
+def _tokenize(texts: Sequence[str]) -> list[list[str]]:
+    """The tokens of each paragraph's head and tail, as written."""
+    return [_TOKEN.findall(_head_tail(t)) for t in texts]
+
+
 def _head_tail(text: str) -> str:
     if len(text) <= HEAD_CHARS + TAIL_CHARS:
         return text
@@ -198,15 +203,15 @@ class _TokenTable(NamedTuple):
     digit: np.ndarray  # ... is a digit
 
 
-def _token_table(tokens: Sequence[list[str]], lowered: Sequence[list[str]]) -> _TokenTable:
-    """Flatten the head-and-tail tokens of many paragraphs (as written and lower-cased) into one table."""
+def _token_table(tokens: Sequence[list[str]]) -> _TokenTable:
+    """Flatten the head-and-tail tokens of many paragraphs into one table."""
     counts = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
     words = list(chain.from_iterable(tokens))
     paragraph = np.repeat(np.arange(len(tokens)), counts)
     starts = np.cumsum(counts) - counts
     alpha, upper, digit = _char_flags("".join(map(itemgetter(0), words)))
     return _TokenTable(
-        words, list(chain.from_iterable(lowered)), paragraph, counts, starts,
+        words, _lower_flat(words), paragraph, counts, starts,
         np.arange(len(words)) - starts[paragraph], np.fromiter(map(len, words), dtype=np.int64, count=len(words)),
         alpha, upper, digit,
     )
@@ -340,10 +345,15 @@ def _html(paragraph: Paragraph, container_cues: tuple[str, ...]) -> list[float]:
     )
 
 
-def _lowered(tokens: list[list[str]]) -> list[list[str]]:
+def _lower_flat(words: Sequence[str]) -> list[str]:
     """Every token lower-cased, in one str.lower over all of them (tokens never contain the separator,
     and lower-casing never makes one), instead of one call per token."""
-    flat = "\x00".join(chain.from_iterable(tokens)).lower().split("\x00")
+    return "\x00".join(words).lower().split("\x00") if words else []
+
+
+def _lowered(tokens: list[list[str]]) -> list[list[str]]:
+    """The tokens of each paragraph lower-cased (see :func:`_lower_flat`)."""
+    flat = _lower_flat(list(chain.from_iterable(tokens)))
     out = []
     start = 0
     for ts in tokens:
@@ -357,10 +367,13 @@ def _word_terms(tokens: list[str]) -> list[str]:
     return tokens + [a + " " + b for a, b in zip(tokens, tokens[1:])]
 
 
+_POSITION_PREFIXES = tuple(f"#{i}=" for i in range(LEAD_WORDS))
+
+
 def _lead_terms(text: str, tokens: list[str]) -> list[str]:
     lead = " " + " ".join(text[:LEAD_CHARS].lower().split()) + " "
     terms = [lead[i:i + 3] for i in range(len(lead) - 2)] + [lead[i:i + 4] for i in range(len(lead) - 3)]
-    return terms + [f"#{i}={t}" for i, t in enumerate(tokens[:LEAD_WORDS])]
+    return terms + [prefix + t for prefix, t in zip(_POSITION_PREFIXES, tokens)]
 
 
 class _Vocabulary:
@@ -400,15 +413,140 @@ class _Vocabulary:
         columns = np.fromiter(map(self.index.get, terms, repeat(-1)), dtype=np.int64, count=len(terms))
         rows = np.repeat(np.arange(len(documents)), lengths)
         known = columns >= 0
+        return self.matrix(rows[known], columns[known], len(documents))
+
+    def matrix(self, rows: np.ndarray, columns: np.ndarray, n: int) -> sp.csr_matrix:
+        """The rows of ``n`` documents from the (row, column) pairs of the terms found in them."""
         matrix = sp.csr_matrix(
-            (np.ones(int(known.sum()), dtype=np.float32), (rows[known], columns[known])),
-            shape=(len(documents), len(self.terms)),
+            (np.ones(len(rows), dtype=np.float32), (rows, columns)), shape=(n, len(self.terms))
         )
         matrix.sum_duplicates()  # in C: repeated terms merge, indices come out sorted
         matrix.data = self.idf[matrix.indices]  # binary presence, idf-weighted
         norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
         norms[norms == 0] = 1.0
         return sp.csr_matrix(sp.diags(1.0 / norms).astype(np.float32) @ matrix)
+
+
+def _find(keys: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Which of ``wanted`` are in the sorted array ``keys``, and where."""
+    at = np.minimum(np.searchsorted(keys, wanted), max(len(keys) - 1, 0))
+    found = keys[at] == wanted if len(keys) else np.zeros(len(wanted), dtype=bool)
+    return found, at[found]
+
+
+class _WordMatcher:
+    """Finds a word vocabulary's terms (``_word_terms``: tokens and pairs of tokens) in a token table.
+
+    Every word of the vocabulary gets a number; each token is looked up once, and its bigrams with the
+    next token are found as pairs of numbers in numpy, instead of joining and looking up each pair.
+    """
+
+    def __init__(self, vocabulary: _Vocabulary) -> None:
+        self.numbers: dict[str, int] = {}
+        unigrams: list[tuple[int, int]] = []
+        bigrams: list[tuple[int, int, int]] = []
+        for column, term in enumerate(vocabulary.terms):
+            words = [self.numbers.setdefault(w, len(self.numbers)) for w in term.split(" ")]
+            if len(words) == 1:
+                unigrams.append((words[0], column))
+            else:  # tokens hold no spaces, so a term with one space is a pair of tokens
+                bigrams.append((words[0], words[1], column))
+        size = len(self.numbers)
+        self.unigram_column = np.full(size + 1, -1, dtype=np.int64)  # the last entry answers "unknown" (-1)
+        for number, column in unigrams:
+            self.unigram_column[number] = column
+        pairs = np.asarray(bigrams, dtype=np.int64).reshape(-1, 3)
+        keys = pairs[:, 0] * size + pairs[:, 1]
+        order = np.argsort(keys)
+        self.size, self.bigram_keys, self.bigram_columns = size, keys[order], pairs[order, 2]
+
+    def find(self, table: "_TokenTable") -> tuple[np.ndarray, np.ndarray]:
+        """(row, column) of every vocabulary term in each paragraph of ``table``."""
+        number = np.fromiter(
+            map(self.numbers.get, table.lowered, repeat(-1)), dtype=np.int64, count=len(table.lowered)
+        )
+        unigram = self.unigram_column[number]
+        known = unigram >= 0
+        first, second = number[:-1], number[1:]
+        pair = (table.paragraph[:-1] == table.paragraph[1:]) & (first >= 0) & (second >= 0)
+        found, at = _find(self.bigram_keys, first[pair] * self.size + second[pair])
+        return (
+            np.concatenate([table.paragraph[known], table.paragraph[:-1][pair][found]]),
+            np.concatenate([unigram[known], self.bigram_columns[at]]),
+        )
+
+
+class _LeadMatcher:
+    """Finds a lead vocabulary's terms (``_lead_terms``) in a batch of paragraphs.
+
+    The character 3- and 4-grams of every opening are read off one array of code points (each character
+    numbered within the vocabulary's alphabet, an n-gram a number in base of its size), and looked up in
+    numpy; only the few word-position terms are looked up as strings.
+    """
+
+    def __init__(self, vocabulary: _Vocabulary) -> None:
+        self.index = vocabulary.index
+        grams = [(t, c) for c, t in enumerate(vocabulary.terms) if len(t) in (3, 4)]
+        self.alphabet = np.unique(_code_points("".join(t for t, _ in grams)))
+        self.base = len(self.alphabet) + 1
+        self.keys: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        for n in (3, 4):
+            terms = [(t, c) for t, c in grams if len(t) == n]
+            digits = np.searchsorted(self.alphabet, _code_points("".join(t for t, _ in terms))).reshape(-1, n)
+            keys = self._number(digits)
+            order = np.argsort(keys)
+            self.keys[n] = keys[order], np.asarray([c for _, c in terms], dtype=np.int64)[order]
+
+    def _digits(self, codes: np.ndarray) -> np.ndarray:
+        """Each code point's number in the alphabet, or -1 for a character that no term has."""
+        if not len(self.alphabet):
+            return np.full(codes.shape, -1)
+        at = np.minimum(np.searchsorted(self.alphabet, codes), len(self.alphabet) - 1)
+        return np.where(self.alphabet[at] == codes, at, -1)
+
+    def _number(self, digits: np.ndarray) -> np.ndarray:
+        """Each row of digits as one number (an n-gram's key)."""
+        key = np.zeros(digits.shape[0], dtype=np.int64)
+        for k in range(digits.shape[1]):
+            key = key * self.base + digits[:, k]
+        return key
+
+    def find(self, texts: Sequence[str], table: "_TokenTable") -> tuple[np.ndarray, np.ndarray]:
+        """(row, column) of every vocabulary term in each paragraph's opening."""
+        squashed = map(" ".join, map(str.split, map(str.lower, map(itemgetter(slice(0, LEAD_CHARS)), texts))))
+        leads = [f" {lead} " for lead in squashed]  # as _lead_terms spells the opening
+        n = len(leads)
+        length = np.fromiter(map(len, leads), dtype=np.int64, count=n)
+        width = int(length.max()) if n else 0
+        digit = self._digits(_code_points("".join(lead.ljust(width, "\x00") for lead in leads)).reshape(n, width))
+        rows, columns = [], []
+        for size, (keys, key_columns) in self.keys.items():
+            if width < size:
+                continue
+            windows = np.lib.stride_tricks.sliding_window_view(digit, size, axis=1)  # (n, starts, size)
+            usable = (length[:, None] >= np.arange(size, width + 1)[None, :]) & (windows >= 0).all(axis=2)
+            found, hit = _find(keys, self._number(windows[usable]))
+            rows.append(np.nonzero(usable)[0][found])
+            columns.append(key_columns[hit])
+        # Word-position terms ("#0=see"): a handful per paragraph, looked up as strings.
+        opening = np.flatnonzero(table.position < LEAD_WORDS)
+        prefixes = map(_POSITION_PREFIXES.__getitem__, table.position[opening].tolist())
+        terms = list(map(add, prefixes, map(table.lowered.__getitem__, opening.tolist())))
+        column = np.fromiter(map(self.index.get, terms, repeat(-1)), dtype=np.int64, count=len(terms))
+        rows.append(table.paragraph[opening][column >= 0])
+        columns.append(column[column >= 0])
+        return np.concatenate(rows), np.concatenate(columns)
+
+
+def _matcher(vocabulary: _Vocabulary, kind: type) -> Any:
+    """The vocabulary's matcher of that kind, built on first use (it is not pickled with the model)."""
+    if not isinstance(vocabulary.__dict__.get("matcher"), kind):
+        vocabulary.matcher = kind(vocabulary)
+    return vocabulary.matcher
+
+
+def _code_points(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4").astype(np.int64)
 
 
 class OwnFeatures(NamedTuple):
@@ -438,7 +576,7 @@ class ParagraphFeaturizer(TransformerMixin, BaseEstimator):
     ) -> tuple[list[str], list[list[str]], list[list[str]]]:
         """Texts, head-and-tail tokens as written, and the same tokens lower-cased."""
         texts = [p.text for p in paragraphs]
-        tokens = [_TOKEN.findall(_head_tail(t)) for t in texts]
+        tokens = _tokenize(texts)
         return texts, tokens, _lowered(tokens)
 
     def fit(self, rows: Sequence[ParagraphRow], y: object = None) -> "ParagraphFeaturizer":
@@ -493,17 +631,17 @@ class ParagraphFeaturizer(TransformerMixin, BaseEstimator):
     def own(self, paragraphs: Sequence[Paragraph]) -> OwnFeatures:
         """Features that depend on each paragraph alone."""
         check_is_fitted(self, "feature_names_")
-        texts, tokens, lowered = self._texts_and_tokens(paragraphs)
+        texts = [p.text for p in paragraphs]
         n = len(texts)
-        table = _token_table(tokens, lowered)
+        table = _token_table(_tokenize(texts))
         shape = _shapes(texts, table, self.language)
         html_width = 2 + len(HTML_TAGS) + len(self.container_cues_)
         html = np.zeros((n, html_width), dtype=np.float32)
         for i, paragraph in enumerate(paragraphs):
             if paragraph.tag:
                 html[i] = _html(paragraph, self.container_cues_)
-        lead = self.lead_.transform([_lead_terms(x, t) for x, t in zip(texts, lowered)])
-        words = self.words_.transform([_word_terms(t) for t in lowered])
+        lead = self.lead_.matrix(*_matcher(self.lead_, _LeadMatcher).find(texts, table), n)
+        words = self.words_.matrix(*_matcher(self.words_, _WordMatcher).find(table), n)
         long_lowered = np.fromiter(map(len, table.lowered), dtype=np.int64, count=len(table.lowered)) > 4
         content = _word_sets(table.lowered, table.paragraph, long_lowered, n)
         names = _word_sets(table.words, table.paragraph, (table.position > 0) & table.upper & (table.length > 2), n)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cleaner.features import SHAPE_NAMES, ParagraphFeaturizer, _lowered, neighbour_indices, rows_for_articles
+from cleaner.features import (
+    SHAPE_NAMES, ParagraphFeaturizer, _lead_terms, _lowered, _tokenize, _word_terms, neighbour_indices, rows_for_articles,
+)
 from cleaner.segment import Paragraph
 
 ARTICLE = [
@@ -141,14 +143,18 @@ def test_a_featurizer_pickled_the_old_way_still_loads(featurizer, fixture_articl
     assert (old.transform(rows) != featurizer.transform(rows)).nnz == 0
 
 
+ODD = [
+    Paragraph("—"), Paragraph("İSTANBUL: Şirket Açıklama Yaptı, dedi Ümit Öztürk."), Paragraph("中文 测试 ABC"),
+    Paragraph("Follow @AcmeNews and write to tips@acme.example!"), Paragraph("© 2026 Acme Media (c) all rights"),
+    Paragraph("½ cup of ² and Ⅻ"), Paragraph("ǅemal Ǆ told The Courier | Photo: AP"), Paragraph(""),
+    Paragraph("İİİİİİİİİİİİİİİİİİİİİİİİİİİİİİ opening longer once lower-cased"), Paragraph("x\udcff y"),
+]
+
+
 def test_a_paragraphs_features_do_not_depend_on_the_rest_of_the_batch(featurizer):
     # The shape and overlap features are computed column by column over a whole batch (one flat table of
     # every paragraph's tokens); a paragraph must come out as it would alone, wherever it sits.
-    odd = [
-        Paragraph("—"), Paragraph("İSTANBUL: Şirket Açıklama Yaptı, dedi Ümit Öztürk."), Paragraph("中文 测试 ABC"),
-        Paragraph("Follow @AcmeNews and write to tips@acme.example!"), Paragraph("© 2026 Acme Media (c) all rights"),
-        Paragraph("½ cup of ² and Ⅻ"), Paragraph("ǅemal Ǆ told The Courier | Photo: AP"),
-    ]
+    odd = ODD
     batch = ARTICLE + odd
     together = featurizer.transform(rows_for_articles([batch]))
     alone = [featurizer.transform(rows_for_articles([[p]])) for p in batch]
@@ -160,3 +166,16 @@ def test_a_paragraphs_features_do_not_depend_on_the_rest_of_the_batch(featurizer
     both = featurizer.transform(rows_for_articles([ARTICLE, odd]))
     overlap = [list(featurizer.get_feature_names_out()).index(f"article:{n}") for n in ("overlap", "overlap_names")]
     assert np.array_equal(first[:, overlap].toarray(), both[: len(ARTICLE), overlap].toarray())
+
+
+def test_lead_and_word_terms_are_found_at_inference_as_training_spells_them(featurizer, fixture_articles):
+    # Training builds the vocabularies from term strings (_lead_terms, _word_terms); inference finds the
+    # same terms as numbers in numpy. Both must give the same matrix, or the model sees other features.
+    paragraphs = [p for a in fixture_articles[::7] for p in a.paragraphs] + ODD
+    texts = [p.text for p in paragraphs]
+    lowered = _lowered(_tokenize(texts))
+    own = featurizer.own(paragraphs)
+    lead = featurizer.lead_.transform([_lead_terms(x, t) for x, t in zip(texts, lowered)])
+    words = featurizer.words_.transform([_word_terms(t) for t in lowered])
+    assert lead.nnz > 10 * len(paragraphs) and words.nnz > 10 * len(paragraphs)
+    assert (own.lead != lead).nnz == 0 and (own.words != words).nnz == 0
