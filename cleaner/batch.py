@@ -2,7 +2,7 @@
 
 The inputs are read as one stream of records (``cleaner.io``), cut into chunks; each chunk is cleaned by
 one ``Cleaner.analyze_batch`` call (web pages: one ``cleaner.html.analyze_html_batch`` call, which applies
-the HTML path's own rules) in a joblib worker that loads the model once, while the main process writes
+the HTML path's own rules) in a worker process that starts with the model loaded, while the main process writes
 the results back in input order and keeps the counts. Memory is bounded by the chunks in flight, not by
 the size of the input. Every record ends up in an output or among the rejects, so the counts add
 up. Outputs appear only complete (atomic rename), which is what lets ``resume`` skip an input whose
@@ -11,18 +11,22 @@ output exists. Hands on a :class:`Summary`.
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import json
+import multiprocessing
 import os
+import signal
 import sys
 import time
 from collections import Counter, deque
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from itertools import chain, islice
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
-from joblib import Parallel, delayed, effective_n_jobs
+from joblib import effective_n_jobs
 from tqdm import tqdm
 
 from cleaner.clean import Cleaner, CleanerConfig, ParagraphResult
@@ -264,9 +268,10 @@ def _target_problem(source: Source, target: Path, planned: Mapping[Path, str]) -
 def _results(
     units: Iterator[list[tuple[str, str]]], model: str | None, config: BatchConfig, jobs: list[int]
 ) -> Iterator[list]:
-    """Cleaned chunks in input order: in this process for one job or one chunk, else in joblib workers.
+    """Cleaned chunks in input order: in this process for one job or one chunk, else in worker processes.
 
     ``jobs`` holds the number of processes asked for; it is set to 1 when the work runs in this process.
+    At most two chunks per worker are in flight, so memory stays bounded however long the input.
     """
     first = list(islice(units, 2))
     if jobs[0] == 1 or len(first) < 2:  # a single article should not pay for starting workers
@@ -274,12 +279,52 @@ def _results(
         for payload in chain(first, units):
             yield clean_chunk(model, config.cleaner, payload)
         return
-    parallel = Parallel(n_jobs=jobs[0], return_as="generator", pre_dispatch="2*n_jobs")
-    outputs = parallel(delayed(clean_chunk)(model, config.cleaner, payload) for payload in chain(first, units))
+    in_flight: deque[Future] = deque()
+    with _worker_pool(jobs[0]) as pool:
+        try:
+            for payload in chain(first, units):
+                in_flight.append(pool.submit(clean_chunk, model, config.cleaner, payload))
+                if len(in_flight) >= 2 * jobs[0]:
+                    yield in_flight.popleft().result()
+            while in_flight:
+                yield in_flight.popleft().result()
+        finally:
+            for future in in_flight:  # on an interrupt: queued chunks are dropped, running ones end
+                future.cancel()
+
+
+def _worker_pool(jobs: int) -> ProcessPoolExecutor:
+    """The worker processes of a parallel run.
+
+    On Linux they are forked from this process, so each starts with the modules imported and the model
+    loaded (``run_batch`` loads it first); a fresh interpreter would spend about a second importing
+    scikit-learn and loading the model, per worker, before its first article. joblib's process
+    backends either start fresh interpreters (loky) or cannot hand results back as a stream
+    (multiprocessing), so the standard library's pool is used. Where fork is unsafe (macOS) or
+    missing (Windows), workers are spawned and load the model themselves.
+    """
+    if not sys.platform.startswith("linux"):
+        return ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"))
+    return ProcessPoolExecutor(
+        jobs, mp_context=multiprocessing.get_context("fork"), initializer=_end_with_parent, initargs=(os.getpid(),)
+    )
+
+
+def _end_with_parent(parent: int) -> None:
+    """Make a forked worker end when the batch process does, even if that one is killed outright.
+
+    A forked worker would otherwise wait forever for its next chunk: it holds a copy of the queue's
+    write end, so the queue never closes. Linux sends it SIGTERM when its parent dies (prctl
+    PR_SET_PDEATHSIG), and SIGTERM gets its default action back (the parent's handler turns it into an
+    interrupt, meant for the parent alone).
+    """
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     try:
-        yield from outputs
-    finally:
-        outputs.close()  # on an interrupt: stop the workers now, not at garbage collection
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # no prctl to call: the worker then ends with the queue as usual
+        pass
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
 
 
 # ---------------------------------------------------------------------------------------------- writing
@@ -443,6 +488,13 @@ class _Writer:
                 pass
 
 
+class _ProgressBar(tqdm):
+    """tqdm without its monitor thread: workers are forked from this process, and a fork should not
+    copy a thread that may hold a lock."""
+
+    monitor_interval = 0
+
+
 def run_batch(config: BatchConfig, on_reject: Callable[[Reject], None] | None = None) -> Summary:
     """Clean every input of ``config``; return the counts. Ctrl-C ends it cleanly (``interrupted``).
 
@@ -457,7 +509,7 @@ def run_batch(config: BatchConfig, on_reject: Callable[[Reject], None] | None = 
     pending: deque = deque()
     interrupted = False
     show = config.progress and sys.stderr.isatty()
-    with _RejectLog(config.rejects, config.resume, on_reject) as rejects, tqdm(
+    with _RejectLog(config.rejects, config.resume, on_reject) as rejects, _ProgressBar(
         disable=not show, unit=" articles", file=sys.stderr, mininterval=0.5, leave=False,
     ) as bar:
         writer = _Writer(config, rejects, bar)

@@ -263,3 +263,37 @@ def test_killed_run_leaves_no_partial_file_and_exits_130(tmp_path: Path) -> None
     assert list(out.iterdir()) == [] if out.exists() else True
     assert process.returncode == 130, stderr.decode()
     assert "interrupted after 0 complete files; run again with --resume" in stderr.decode()
+
+
+def _processes_running(marker: str) -> list[int]:
+    """Pids of the processes whose command line mentions ``marker`` (Linux /proc)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and marker.encode() in (entry / "cmdline").read_bytes():
+                pids.append(int(entry.name))
+        except OSError:  # ended while we looked
+            pass
+    return pids
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="forked workers and /proc are Linux's")
+def test_workers_end_with_a_run_that_is_killed_outright(tmp_path: Path) -> None:
+    # kill -9 gives the batch process no chance to stop its workers; they must not live on, idle.
+    feed = tmp_path / "feed.jsonl"
+    feed.write_text((json.dumps({"text": ARTICLE}) + "\n") * 6000)
+    out = tmp_path / "out"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cleaner", "clean", str(feed), "-o", str(out), "-j", "2", "--batch-size", "50", "-q"],
+        env=dict(os.environ, PYTHONPATH=str(ROOT)), stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while len(_processes_running(str(feed))) < 3 and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)  # wait for the two workers
+    assert len(_processes_running(str(feed))) == 3, "the run did not start two workers"
+    process.kill()
+    process.wait(timeout=30)
+    deadline = time.monotonic() + 30
+    while _processes_running(str(feed)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _processes_running(str(feed)) == []
