@@ -81,13 +81,15 @@ class CleanResult:
 Verdict = tuple[str, float, bool]  # label, score, kept
 
 
-def _judge(probs: np.ndarray, classes: Sequence[str], threshold: float, keep_boilerplate: bool) -> Verdict:
-    body, boilerplate, promo = (float(probs[classes.index(c)]) for c in ("body", "boilerplate", "promo"))
+def _judge(proba: np.ndarray, classes: Sequence[str], threshold: float, keep_boilerplate: bool) -> list[Verdict]:
+    """A verdict per row of class probabilities: removable from the threshold up, then the likelier of
+    promo and boilerplate; kept if body, or boilerplate when boilerplate is kept."""
+    body, boilerplate, promo = (proba[:, classes.index(c)] for c in ("body", "boilerplate", "promo"))
     score = 1.0 - body
-    if score < threshold:
-        return "body", score, True
-    label = "promo" if promo >= boilerplate else "boilerplate"
-    return label, score, keep_boilerplate and label == "boilerplate"
+    removable = score >= threshold
+    label = np.where(removable, np.where(promo >= boilerplate, "promo", "boilerplate"), "body")
+    kept = ~removable | (keep_boilerplate & (label == "boilerplate"))
+    return list(zip(label.tolist(), score.tolist(), kept.tolist()))
 
 
 RoundObserver = Callable[[np.ndarray, sp.csr_matrix], None]
@@ -122,14 +124,11 @@ def decide(
         dense = featurizer.assemble_dense(own, index, rows)
         if observe is not None:
             observe(index, featurizer.assemble(own.take(index), rows))
-        proba = classifier.second_pass(dense, first[index])
+        judged = iter(_judge(classifier.second_pass(dense, first[index]), classes, threshold, keep_boilerplate))
         still_changing = []
-        offset = 0
         for i in pending:
             survivors = []
-            for j in active[i]:
-                verdict = _judge(proba[offset], classes, threshold, keep_boilerplate)
-                offset += 1
+            for j, verdict in zip(active[i], judged):
                 verdicts[i][j] = verdict
                 if verdict[2]:
                     survivors.append(j)
