@@ -33,7 +33,7 @@ from functools import lru_cache
 from itertools import chain, compress, repeat
 from operator import add, contains, eq, itemgetter
 from importlib import resources
-from typing import Any, Iterable, NamedTuple, Sequence
+from typing import Any, Callable, Iterable, NamedTuple, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -97,6 +97,7 @@ def load_lexicon(language: str = "en") -> dict[str, frozenset[str]]:
 
 _TOKEN = re.compile(r"\w+(?:['’-]\w+)*|[:|?»►©@$!]")
 _LEAD_IN = re.compile(r"^[\"“'‘(\[]?[A-Z0-9][^\s:|»►]*(?:\s+[^\s:|»►]+){0,4}?\s*(?::|\||»|►|–|—|\s-\s)")
+_LEAD_IN_ENDS = (":", "|", "»", "►", "–", "—", "-")  # a lead-in ends with one of these
 _SENTENCE_END = re.compile(r"[.!?][\"”’)]?\s+[\"“'‘(]?[A-Z]")
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.]+")
 _HANDLE = re.compile(r"(?:^|\s)@\w")
@@ -239,6 +240,14 @@ def _shapes(texts: Sequence[str], table: _TokenTable, language: str) -> np.ndarr
             found |= flags(map(contains, strings, repeat(needle)))
         return found
 
+    def matches(method: Callable[[str], object], where: np.ndarray) -> np.ndarray:
+        """``method`` (a pattern's match or search) on the texts where ``where`` holds; False elsewhere,
+        where a cheap test has already shown it cannot match."""
+        chosen = list(compress(texts, where.tolist()))
+        found = np.zeros(n, dtype=bool)
+        found[where] = np.fromiter(map(bool, map(method, chosen)), dtype=bool, count=len(chosen))
+        return found
+
     # Token level. Case counts look at the opening tokens only: a Title-Case pitch shows itself early.
     opening = alpha & (position < CASE_TOKENS)
     long_opening = opening & (length > 3)
@@ -265,12 +274,8 @@ def _shapes(texts: Sequence[str], table: _TokenTable, language: str) -> np.ndarr
     words = counts.copy()  # long paragraphs: the head-and-tail tokens stand in for the word count
     words[short] = np.fromiter(map(len, map(str.split, compress(texts, short.tolist()))), dtype=np.int64)
     terminal = flags(map(_TERMINAL.__contains__, last_chars))
-    lead_in = flags(map(_LEAD_IN.match, texts))
-    has_at = np.flatnonzero(flags(map(contains, texts, repeat("@"))))
-    email = np.zeros(n, dtype=bool)
-    handle = np.zeros(n, dtype=bool)
-    email[has_at] = [_EMAIL.search(texts[i]) is not None for i in has_at]
-    handle[has_at] = [_HANDLE.search(texts[i]) is not None for i in has_at]
+    lead_in = matches(_LEAD_IN.match, contains_any(texts, _LEAD_IN_ENDS))
+    has_at = contains_any(texts, ("@",))
     imperatives = load_lexicon(language)["imperatives"]
     opened = np.flatnonzero(counts > 0)
     imperative = np.zeros(n, dtype=bool)
@@ -291,8 +296,8 @@ def _shapes(texts: Sequence[str], table: _TokenTable, language: str) -> np.ndarr
         "sentences": np.minimum(np.fromiter(map(len, map(_SENTENCE_END.findall, texts)), dtype=np.int64, count=n), 4) / 4.0,
         "digit_ratio": np.minimum(per_paragraph(digit) / n_tokens * 3.0, 1.0),
         "has_url": contains_any(lower, _URL_HINTS),
-        "has_email": email,
-        "has_handle": handle,
+        "has_email": matches(_EMAIL.search, has_at),
+        "has_handle": matches(_HANDLE.search, has_at),
         "has_copyright": contains_any(lower, _COPYRIGHT_HINTS),
         "has_separator": contains_any(texts, _SEPARATORS),
         "has_money": contains_any(texts, _CURRENCIES),
@@ -313,7 +318,7 @@ def _shapes(texts: Sequence[str], table: _TokenTable, language: str) -> np.ndarr
         "agency_code": flags(map(_AGENCY_CODE.match, texts)),
         "bio_opening": flags(map(_BIO_OPENING.match, texts)),
         "title_after_lead_in": np.where(lead_in, _ratio(per_paragraph(after & upper), per_paragraph(after)), 0.0),
-        "credit_line": (n_chars < 90) & flags(map(_CREDIT_LINE.match, texts)),
+        "credit_line": matches(_CREDIT_LINE.match, n_chars < 90),
         "company_description": flags(map(_COMPANY_DESCRIPTION.match, texts)),
     }
     return np.column_stack([np.asarray(columns[name], dtype=np.float64) for name in SHAPE_NAMES]).astype(np.float32)
