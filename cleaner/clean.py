@@ -17,7 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.pipeline import Pipeline
 
-from cleaner.features import rows_for_articles
+from cleaner.features import Arrangement, rows_for_articles
 from cleaner.model import ModelInfo, load_model
 from cleaner.segment import Paragraph, segment_text
 
@@ -113,16 +113,16 @@ def decide(
     pending = [i for i, article in enumerate(articles) if article]
     if not pending:
         return [[] for _ in articles]
-    starts = np.cumsum([0] + [len(a) for a in articles])
+    starts = np.cumsum([0] + [len(a) for a in articles]).tolist()
     own = featurizer.own([p for article in articles for p in article])
     first = classifier.first_pass(featurizer.own_matrix(own))
     verdicts: list[list[Verdict | None]] = [[None] * len(a) for a in articles]
     active = [list(range(len(a))) for a in articles]
     while pending:
         index = np.asarray([starts[i] + j for i in pending for j in active[i]], dtype=np.int64)
-        rows = rows_for_articles([[articles[i][j] for j in active[i]] for i in pending])
-        dense = featurizer.assemble_dense(own, index, rows)
+        dense = featurizer.assemble_dense(own, index, Arrangement.of_lengths([len(active[i]) for i in pending]))
         if observe is not None:
+            rows = rows_for_articles([[articles[i][j] for j in active[i]] for i in pending])
             observe(index, featurizer.assemble(own.take(index), rows))
         judged = iter(_judge(classifier.second_pass(dense, first[index]), classes, threshold, keep_boilerplate))
         still_changing = []

@@ -43,7 +43,7 @@ from sklearn.utils.validation import check_is_fitted
 from cleaner.segment import Paragraph
 
 __all__ = [
-    "ParagraphRow", "OwnFeatures", "ParagraphFeaturizer", "rows_for_articles", "neighbour_indices",
+    "ParagraphRow", "Arrangement", "OwnFeatures", "ParagraphFeaturizer", "rows_for_articles", "neighbour_indices",
     "load_lexicon",
 ]
 
@@ -71,21 +71,45 @@ def rows_for_articles(articles: Iterable[Sequence[Paragraph]]) -> list[Paragraph
     ]
 
 
+class Arrangement(NamedTuple):
+    """Where each row sits in its article: its position and the article's paragraph count. Rows of an
+    article are contiguous and in order."""
+
+    position: np.ndarray
+    count: np.ndarray
+
+    @classmethod
+    def of_rows(cls, rows: Sequence[ParagraphRow]) -> "Arrangement":
+        return cls(
+            np.fromiter((r.position for r in rows), dtype=np.int64, count=len(rows)),
+            np.fromiter((r.count for r in rows), dtype=np.int64, count=len(rows)),
+        )
+
+    @classmethod
+    def of_lengths(cls, lengths: Sequence[int]) -> "Arrangement":
+        """Articles of these paragraph counts, one after another."""
+        count = np.repeat(np.asarray(lengths, dtype=np.int64), lengths)
+        first = np.repeat(np.cumsum(lengths, dtype=np.int64) - lengths, lengths)
+        return cls(np.arange(len(count)) - first, count)
+
+    def neighbours(self) -> tuple[np.ndarray, np.ndarray]:
+        """Index of each row's previous and next paragraph in the same article, or -1."""
+        position, count = self
+        n = len(position)
+        index = np.arange(n)
+        step = np.diff(position) == 1  # row i+1 continues row i's article
+        prev = np.full(n, -1, dtype=np.int64)
+        nxt = np.full(n, -1, dtype=np.int64)
+        has_prev = np.concatenate([[False], step]) & (position > 0)
+        has_next = np.concatenate([step, [False]]) & (position < count - 1)
+        prev[has_prev] = index[has_prev] - 1
+        nxt[has_next] = index[has_next] + 1
+        return prev, nxt
+
+
 def neighbour_indices(rows: Sequence[ParagraphRow]) -> tuple[np.ndarray, np.ndarray]:
     """Index of each row's previous and next paragraph in the same article, or -1."""
-    if not rows:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    position = np.fromiter((r.position for r in rows), dtype=np.int64, count=len(rows))
-    count = np.fromiter((r.count for r in rows), dtype=np.int64, count=len(rows))
-    index = np.arange(len(rows))
-    step = np.diff(position) == 1  # row i+1 continues row i's article
-    prev = np.full(len(rows), -1, dtype=np.int64)
-    nxt = np.full(len(rows), -1, dtype=np.int64)
-    has_prev = np.concatenate([[False], step]) & (position > 0)
-    has_next = np.concatenate([step, [False]]) & (position < count - 1)
-    prev[has_prev] = index[has_prev] - 1
-    nxt[has_next] = index[has_next] + 1
-    return prev, nxt
+    return Arrangement.of_rows(rows).neighbours()
 
 
 @lru_cache(maxsize=4)
@@ -669,17 +693,15 @@ class ParagraphFeaturizer(TransformerMixin, BaseEstimator):
         return sp.hstack([sp.csr_matrix(own.shape), sp.csr_matrix(own.html), own.words, own.lead],
                          format="csr", dtype=np.float32)
 
-    def assemble_dense(self, own: OwnFeatures, index: np.ndarray, rows: Sequence[ParagraphRow]) -> np.ndarray:
-        """The dense columns for the paragraphs ``own[index]`` arranged as ``rows``: what changes when
+    def assemble_dense(self, own: OwnFeatures, index: np.ndarray, arrangement: Arrangement) -> np.ndarray:
+        """The dense columns for the paragraphs ``own[index]`` in that ``arrangement``: what changes when
         paragraphs around them are removed (position, article context, neighbours)."""
-        prev, nxt = neighbour_indices(rows)
-        n = len(rows)
-        position_in = np.fromiter((r.position for r in rows), dtype=np.float32, count=n)
-        count = np.fromiter((r.count for r in rows), dtype=np.float32, count=n)
+        prev, nxt = arrangement.neighbours()
         shape = own.shape[index]
         html = own.html[index]
         dense = np.hstack([
-            np.column_stack([prev >= 0, nxt >= 0]).astype(np.float32), shape, _positions(position_in, count),
+            np.column_stack([prev >= 0, nxt >= 0]).astype(np.float32), shape,
+            _positions(arrangement.position.astype(np.float32), arrangement.count.astype(np.float32)),
             _article_context(
                 shape, own.content[index], own.names[index], own.words[index], prev
             ),
@@ -689,7 +711,7 @@ class ParagraphFeaturizer(TransformerMixin, BaseEstimator):
 
     def assemble(self, own: OwnFeatures, rows: Sequence[ParagraphRow]) -> sp.csr_matrix:
         """The full feature matrix for paragraphs arranged as ``rows`` (same order as ``own``)."""
-        dense = self.assemble_dense(own, np.arange(len(rows)), rows)
+        dense = self.assemble_dense(own, np.arange(len(rows)), Arrangement.of_rows(rows))
         return sp.hstack([sp.csr_matrix(dense), own.words, own.lead], format="csr", dtype=np.float32)
 
     def transform(self, rows: Sequence[ParagraphRow]) -> sp.csr_matrix:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from cleaner.features import (
-    SHAPE_NAMES, ParagraphFeaturizer, _lead_terms, _lowered, _tokenize, _word_terms, neighbour_indices, rows_for_articles,
+    SHAPE_NAMES, Arrangement, ParagraphFeaturizer, _lead_terms, _lowered, _tokenize, _word_terms, neighbour_indices, rows_for_articles,
 )
 from cleaner.segment import Paragraph
 
@@ -61,6 +61,17 @@ def test_articles_do_not_leak_into_each_other(featurizer):
     assert nxt.tolist() == [1, -1, 3, -1]
 
 
+def test_an_arrangement_from_article_lengths_is_the_one_its_rows_give():
+    # The cleaner's rounds arrange survivors by article lengths alone; it must be what rows would say.
+    articles = [ARTICLE, ARTICLE[:1], ARTICLE[1:3], ARTICLE]
+    from_rows = Arrangement.of_rows(rows_for_articles(articles))
+    from_lengths = Arrangement.of_lengths([len(a) for a in articles])
+    assert from_lengths.position.tolist() == from_rows.position.tolist() == [0, 1, 2, 3, 0, 0, 1, 0, 1, 2, 3]
+    assert from_lengths.count.tolist() == from_rows.count.tolist()
+    assert [a.tolist() for a in from_lengths.neighbours()] == [a.tolist() for a in from_rows.neighbours()]
+    assert Arrangement.of_lengths([]).neighbours()[0].tolist() == []
+
+
 def test_own_then_assemble_equals_transform(featurizer):
     rows = rows_for_articles([ARTICLE, ARTICLE[1:]])
     own = featurizer.own([r.paragraph for r in rows])
@@ -81,7 +92,7 @@ def test_own_matrix_is_the_first_pass_columns_of_the_full_matrix(featurizer, sma
     own = features.own([r.paragraph for r in rows])
     columns = classifier.first_pass_columns(full.shape[1])
     assert (features.own_matrix(own) != full[:, columns]).nnz == 0
-    dense = features.assemble_dense(own, np.arange(len(rows)), rows)
+    dense = features.assemble_dense(own, np.arange(len(rows)), Arrangement.of_rows(rows))
     two_passes = classifier.second_pass(dense, classifier.first_pass(features.own_matrix(own)))
     assert np.allclose(two_passes, small_pipeline.predict_proba(rows))
 
