@@ -2,9 +2,9 @@
 
 The inputs are read as one stream of records (``cleaner.io``), cut into chunks; each chunk is cleaned by
 one ``Cleaner.analyze_batch`` call (web pages: one ``cleaner.html.analyze_html_batch`` call, which applies
-the HTML path's own rules) in a worker process that starts with the model loaded, while the main process writes
-the results back in input order and keeps the counts. Memory is bounded by the chunks in flight, not by
-the size of the input. Every record ends up in an output or among the rejects, so the counts add
+the HTML path's own rules) in a worker process that starts with the model loaded, while the main process
+writes the results back in input order and keeps the counts. Memory is bounded by the chunks in flight,
+not by the size of the input. Every record ends up in an output or among the rejects, so the counts add
 up. Outputs appear only complete (atomic rename), which is what lets ``resume`` skip an input whose
 output exists. Hands on a :class:`Summary`.
 """
@@ -21,6 +21,7 @@ import sys
 import time
 from collections import Counter, deque
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from itertools import chain, islice
 from pathlib import Path
@@ -288,6 +289,11 @@ def _results(
                     yield in_flight.popleft().result()
             while in_flight:
                 yield in_flight.popleft().result()
+        except BrokenProcessPool:
+            raise BatchError(
+                "a worker process died (killed, or out of memory?); the outputs completed so far are kept: "
+                "run again with --resume to finish, with fewer --jobs or a smaller --batch-size if memory is short"
+            ) from None
         finally:
             for future in in_flight:  # on an interrupt: queued chunks are dropped, running ones end
                 future.cancel()

@@ -297,3 +297,29 @@ def test_workers_end_with_a_run_that_is_killed_outright(tmp_path: Path) -> None:
     while _processes_running(str(feed)) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert _processes_running(str(feed)) == []
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="forked workers and /proc are Linux's")
+def test_a_worker_that_dies_stops_the_run_with_a_clear_error_and_keeps_finished_outputs(tmp_path: Path) -> None:
+    # A worker killed under the run (the kernel's out-of-memory killer, an operator) must not hang the
+    # run or leave a traceback: the batch says what happened, keeps what is complete, exits 2.
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    (inputs / "a.txt").write_text(ARTICLE, encoding="utf-8")  # complete before the big file starts
+    (inputs / "b.jsonl").write_text((json.dumps({"text": ARTICLE}) + "\n") * 6000, encoding="utf-8")
+    out = tmp_path / "out"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cleaner", "clean", str(inputs), "-o", str(out), "-j", "2", "--batch-size", "50", "-q"],
+        env=dict(os.environ, PYTHONPATH=str(ROOT)), stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 60
+    while not list(out.glob(".b.jsonl.*.tmp")) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)  # wait until the big file is being written
+    workers = [pid for pid in _processes_running(str(inputs)) if pid != process.pid]
+    assert len(workers) == 2, "the run did not start two workers"
+    os.kill(workers[0], signal.SIGKILL)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 2, stderr.decode()
+    message = stderr.decode().strip().splitlines()[-1]
+    assert message.startswith("cleaner: error: a worker process died") and "--resume" in message
+    assert sorted(p.name for p in out.iterdir()) == ["a.txt"]  # finished output kept, no temporary file
