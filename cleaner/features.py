@@ -188,23 +188,25 @@ def _cue_table(language: str) -> tuple[dict[str, int], np.ndarray]:
 _LATIN = 0x250  # Basic Latin to Latin Extended-B: the character flags of these come from a table
 
 
+def _flags_of(codes: Iterable[int]) -> np.ndarray:
+    """``str.isalpha``, ``isupper`` and ``isdigit`` of each code point, one row each."""
+    return np.asarray([(c.isalpha(), c.isupper(), c.isdigit()) for c in map(chr, codes)], dtype=bool).reshape(-1, 3)
+
+
 @lru_cache(maxsize=1)
 def _latin_flags() -> np.ndarray:
-    return np.asarray([(c.isalpha(), c.isupper(), c.isdigit()) for c in map(chr, range(_LATIN))], dtype=bool)
+    return _flags_of(range(_LATIN))
 
 
 def _char_flags(chars: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``str.isalpha``, ``isupper`` and ``isdigit`` of every character of ``chars``, as arrays: looked
     up in a table for Latin script, and asked of the string methods once per distinct other character."""
-    codes = np.frombuffer(chars.encode("utf-32-le", "surrogatepass"), dtype="<u4")
+    codes = _code_points(chars)
     flags = _latin_flags()[np.minimum(codes, _LATIN - 1)]
     other = np.flatnonzero(codes >= _LATIN)
     if len(other):
         distinct, inverse = np.unique(codes[other], return_inverse=True)
-        table = np.asarray(
-            [(c.isalpha(), c.isupper(), c.isdigit()) for c in map(chr, distinct.tolist())], dtype=bool
-        ).reshape(len(distinct), 3)
-        flags[other] = table[inverse]
+        flags[other] = _flags_of(distinct.tolist())[inverse]
     return flags[:, 0], flags[:, 1], flags[:, 2]
 
 
@@ -316,7 +318,7 @@ def _shapes(texts: Sequence[str], table: _TokenTable, language: str) -> np.ndarr
         "ends_terminal": terminal,
         "ends_question": flags(map(eq, last_chars, repeat("?"))),
         "ends_colon": flags(map(eq, last_chars, repeat(":"))),
-        "has_question": flags(map(contains, texts, repeat("?"))),
+        "has_question": contains_any(texts, ("?",)),
         "sentences": np.minimum(np.fromiter(map(len, map(_SENTENCE_END.findall, texts)), dtype=np.int64, count=n), 4) / 4.0,
         "digit_ratio": np.minimum(per_paragraph(digit) / n_tokens * 3.0, 1.0),
         "has_url": contains_any(lower, _URL_HINTS),
@@ -333,9 +335,9 @@ def _shapes(texts: Sequence[str], table: _TokenTable, language: str) -> np.ndarr
         "starts_imperative": imperative,
         "promo_cues": np.minimum(hits[0], 4) / 4.0,
         "boilerplate_cues": np.minimum(hits[1], 4) / 4.0,
-        "exclaims": flags(map(contains, texts, repeat("!"))),
+        "exclaims": contains_any(texts, ("!",)),
         "starts_bullet": flags(map(contains, repeat("-*•–—►▶»"), first_chars)),
-        "multi_line": flags(map(contains, texts, repeat("\n"))),
+        "multi_line": contains_any(texts, ("\n",)),
         "starts_lower": flags(map(str.islower, first_chars)),
         "headline_like": ~terminal & (words >= 5) & (words <= 20),
         "subhead_like": ~terminal & (words <= 4),
@@ -399,8 +401,13 @@ def _word_terms(tokens: list[str]) -> list[str]:
 _POSITION_PREFIXES = tuple(f"#{i}=" for i in range(LEAD_WORDS))
 
 
+def _opening(text: str) -> str:
+    """The opening whose character n-grams are lead terms: lower-cased, spaces squashed, padded."""
+    return " " + " ".join(text[:LEAD_CHARS].lower().split()) + " "
+
+
 def _lead_terms(text: str, tokens: list[str]) -> list[str]:
-    lead = " " + " ".join(text[:LEAD_CHARS].lower().split()) + " "
+    lead = _opening(text)
     terms = [lead[i:i + 3] for i in range(len(lead) - 2)] + [lead[i:i + 4] for i in range(len(lead) - 3)]
     return terms + [prefix + t for prefix, t in zip(_POSITION_PREFIXES, tokens)]
 
@@ -528,10 +535,10 @@ class _LeadMatcher:
 
     def _digits(self, codes: np.ndarray) -> np.ndarray:
         """Each code point's number in the alphabet, or -1 for a character that no term has."""
-        if not len(self.alphabet):
-            return np.full(codes.shape, -1)
-        at = np.minimum(np.searchsorted(self.alphabet, codes), len(self.alphabet) - 1)
-        return np.where(self.alphabet[at] == codes, at, -1)
+        found, at = _find(self.alphabet, codes.ravel())
+        digits = np.full(codes.size, -1, dtype=np.int64)
+        digits[found] = at
+        return digits.reshape(codes.shape)
 
     def _number(self, digits: np.ndarray) -> np.ndarray:
         """Each row of digits as one number (an n-gram's key)."""
@@ -542,8 +549,7 @@ class _LeadMatcher:
 
     def find(self, texts: Sequence[str], table: "_TokenTable") -> tuple[np.ndarray, np.ndarray]:
         """(row, column) of every vocabulary term in each paragraph's opening."""
-        squashed = map(" ".join, map(str.split, map(str.lower, map(itemgetter(slice(0, LEAD_CHARS)), texts))))
-        leads = [f" {lead} " for lead in squashed]  # as _lead_terms spells the opening
+        leads = list(map(_opening, texts))
         n = len(leads)
         length = np.fromiter(map(len, leads), dtype=np.int64, count=n)
         width = int(length.max()) if n else 0
